@@ -1,0 +1,113 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Stagedoor: an edge media gateway appliance. Four supervised daemons and one CLI that talk
+/// over Unix domain sockets (see README.md and ../shared/ARCHITECTURE.md).
+let package = Package(
+    name: "stagedoor",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "stagedoor", targets: ["stagedoor"]),
+        .executable(name: "stagedoor-supervisor", targets: ["stagedoor-supervisor"]),
+        .executable(name: "stagedoor-turn", targets: ["stagedoor-turn"]),
+        .executable(name: "stagedoor-sip", targets: ["stagedoor-sip"]),
+        .executable(name: "stagedoor-bridge", targets: ["stagedoor-bridge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        // MARK: C libraries from Debian's -dev packages, for the media and TLS work.
+        .systemLibrary(
+            name: "COpus", pkgConfig: "opus",
+            providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(
+            name: "CSRTP", pkgConfig: "libsrtp2",
+            providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CALSA", pkgConfig: "alsa",
+            providers: [.apt(["libasound2-dev"])]),
+
+        // MARK: Pure protocol and model libraries (no sockets, no clock).
+        .target(
+            name: "Configuration",
+            dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "Control",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "Supervision",
+            dependencies: [
+                "Configuration", "Control", "DaemonSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "DaemonSupport",
+            dependencies: [
+                "Configuration", "Control",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
+        // MARK: Executables: thin mains over the libraries.
+        .executableTarget(
+            name: "stagedoor",
+            dependencies: [
+                "Configuration", "Control", "DaemonSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "stagedoor-supervisor",
+            dependencies: [
+                "Supervision", "DaemonSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "stagedoor-turn",
+            dependencies: [
+                "DaemonSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "stagedoor-sip",
+            dependencies: [
+                "DaemonSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "stagedoor-bridge",
+            dependencies: [
+                "DaemonSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: Tests
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control"]),
+        .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Configuration"]),
+        .testTarget(
+            name: "SystemLibraryTests", dependencies: ["COpus", "CSRTP", "COpenSSL", "CALSA"]),
+        .testTarget(name: "StackTests", dependencies: ["Configuration"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,287 @@
+import Foundation
+import Yams
+
+/// Reads and validates the configuration file. Validation happens before anything starts:
+/// every issue names its key path and line, and says what is allowed.
+public enum ConfigurationLoader {
+    /// Where an installed box keeps its configuration.
+    public static let installedPath = "/etc/stagedoor/stagedoor.yaml"
+
+    /// Loads `path`. `runtimeDirectory` (from `--runtime-dir`) wins over the file's `runtime_dir`.
+    public static func load(path: String, runtimeDirectory: String? = nil) throws -> StagedoorConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file"
+            throw ConfigurationError(
+                file: path,
+                issues: [ConfigurationIssue(keyPath: "", message: "\(reason); pass --config PATH or create it")])
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try parse(
+            text, file: path, baseDirectory: base, runtimeDirectory: runtimeDirectory,
+            fileExists: { FileManager.default.isReadableFile(atPath: $0) })
+    }
+
+    /// Parses configuration text. Relative paths in it are resolved against `baseDirectory`;
+    /// `fileExists` checks certificate and key paths (tests pass their own).
+    public static func parse(
+        _ text: String, file: String? = nil, baseDirectory: String,
+        runtimeDirectory: String? = nil, fileExists: @escaping (String) -> Bool = { _ in true }
+    ) throws -> StagedoorConfiguration {
+        let root: Node
+        do {
+            guard let document = try Yams.compose(yaml: text) else {
+                throw ConfigurationError(
+                    file: file, issues: [ConfigurationIssue(keyPath: "", message: "the file is empty")])
+            }
+            root = document
+        } catch let error as YamlError {
+            throw ConfigurationError(file: file, issues: [issue(from: error)])
+        }
+        let collector = IssueCollector()
+        var reader = DocumentReader(
+            collector: collector, baseDirectory: baseDirectory, fileExists: fileExists)
+        let configuration = reader.read(root, runtimeDirectory: runtimeDirectory)
+        if let configuration, collector.issues.isEmpty {
+            return configuration
+        }
+        throw ConfigurationError(file: file, issues: collector.issues)
+    }
+
+    private static func issue(from error: YamlError) -> ConfigurationIssue {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return ConfigurationIssue(
+                keyPath: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
+        default:
+            return ConfigurationIssue(keyPath: "", message: "not valid YAML: \(error)")
+        }
+    }
+}
+
+/// Builds the model from the document tree. Every section has defaults where one is safe.
+private struct DocumentReader {
+    let collector: IssueCollector
+    let baseDirectory: String
+    let fileExists: (String) -> Bool
+    /// Every socket the daemons will bind, to catch two of them claiming the same port.
+    private var claims: [(protocol: IPProtocol, address: String, ports: ClosedRange<Int>, keyPath: String, node: Node)] = []
+
+    init(collector: IssueCollector, baseDirectory: String, fileExists: @escaping (String) -> Bool) {
+        self.collector = collector
+        self.baseDirectory = baseDirectory
+        self.fileExists = fileExists
+    }
+
+    mutating func read(_ root: Node, runtimeDirectory override: String?) -> StagedoorConfiguration? {
+        guard var document = MappingReader(root, path: "", collector: collector) else { return nil }
+        let runtimeText = document.string("runtime_dir", describe: "a directory path") ?? "/run/stagedoor"
+        let logLevel = document.choice("log_level", of: LogLevel.self) ?? .info
+        let supervisor = readSupervisor(document.mapping("supervisor"))
+        let turn = readTURN(document.mapping("turn", required: true))
+        let sip = readSIP(document.mapping("sip", required: true))
+        let bridge = readBridge(document.mapping("bridge", required: true))
+        document.finish()
+        guard let turn, let sip, let bridge else { return nil }
+        return StagedoorConfiguration(
+            runtimeDirectory: resolve(override ?? runtimeText),
+            logLevel: logLevel, supervisor: supervisor, turn: turn, sip: sip, bridge: bridge)
+    }
+
+    private func resolve(_ path: String) -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path)
+        return url.standardizedFileURL.path
+    }
+
+    private func readSupervisor(_ reader: MappingReader?) -> SupervisorSettings {
+        var settings = SupervisorSettings()
+        guard var reader else { return settings }
+        let second = 1_000
+        let hour = 3_600_000
+        settings.startTimeoutMilliseconds = reader.integer(
+            "start_timeout_ms", default: settings.startTimeoutMilliseconds, in: 100...(10 * 60 * second))
+        settings.healthIntervalMilliseconds = reader.integer(
+            "health_interval_ms", default: settings.healthIntervalMilliseconds, in: 50...(10 * 60 * second))
+        settings.healthTimeoutMilliseconds = reader.integer(
+            "health_timeout_ms", default: settings.healthTimeoutMilliseconds, in: 50...(60 * second))
+        settings.healthFailuresBeforeRestart = reader.integer(
+            "health_failures", default: settings.healthFailuresBeforeRestart, in: 1...100)
+        settings.restartBackoffInitialMilliseconds = reader.integer(
+            "restart_backoff_initial_ms", default: settings.restartBackoffInitialMilliseconds,
+            in: 10...(10 * 60 * second))
+        settings.restartBackoffMaximumMilliseconds = reader.integer(
+            "restart_backoff_max_ms", default: settings.restartBackoffMaximumMilliseconds, in: 10...hour)
+        settings.restartStableAfterMilliseconds = reader.integer(
+            "restart_stable_after_ms", default: settings.restartStableAfterMilliseconds, in: 100...(24 * hour))
+        settings.stopTimeoutMilliseconds = reader.integer(
+            "stop_timeout_ms", default: settings.stopTimeoutMilliseconds, in: 100...(10 * 60 * second))
+        if settings.restartBackoffMaximumMilliseconds < settings.restartBackoffInitialMilliseconds {
+            reader.report(
+                "restart_backoff_max_ms", at: reader.node("restart_backoff_max_ms"),
+                "must be at least restart_backoff_initial_ms (\(settings.restartBackoffInitialMilliseconds))")
+        }
+        reader.finish()
+        return settings
+    }
+
+    private mutating func readTURN(_ reader: MappingReader?) -> TURNSettings? {
+        guard var reader else { return nil }
+        let realm = reader.string("realm", required: true, describe: "the TURN realm, e.g. turn.example.com")
+        let listeners = readListeners(&reader, allowed: [.udp, .tcp, .tls], required: true)
+        let relay = readPortRange(reader.mapping("relay", required: true), protocol: .udp)
+        var external: String?
+        if let text = reader.string("external_ip", describe: "the public IPv4 or IPv6 address of a 1:1 NAT") {
+            if IPAddressText.family(of: text) == nil {
+                reader.report("external_ip", at: reader.node("external_ip"), "\"\(text)\" is not an IPv4 or IPv6 address")
+            } else {
+                external = text
+            }
+        }
+        reader.finish()
+        guard let realm, let relay else { return nil }
+        if realm.isEmpty { reader.report("realm", at: reader.node("realm"), "must not be empty") }
+        return TURNSettings(realm: realm, listeners: listeners, relay: relay, externalAddress: external)
+    }
+
+    private mutating func readSIP(_ reader: MappingReader?) -> SIPSettings? {
+        guard var reader else { return nil }
+        let listeners = readListeners(&reader, allowed: ListenerTransport.allCases, required: true)
+        reader.finish()
+        return SIPSettings(listeners: listeners)
+    }
+
+    private mutating func readBridge(_ reader: MappingReader?) -> BridgeSettings? {
+        guard var reader else { return nil }
+        let whipReader = reader.mapping("whip", required: true)
+        let whip = whipReader.flatMap { readListener($0, allowed: [.tcp, .tls], defaultTransport: .tls) }
+        if let whip, whip.transport == .tcp, !IPAddressText.isLoopback(whip.address) {
+            collector.report(
+                "bridge.whip.transport", at: whipReader?.node,
+                "plain HTTP is only allowed on a loopback address; use transport: tls with certificate and private_key")
+        }
+        let media = readPortRange(reader.mapping("media", required: true), protocol: .udp)
+        var ng: Listener?
+        if let ngReader = reader.mapping("ng") {
+            ng = readListener(ngReader, allowed: [.udp], defaultTransport: .udp)
+            if let ng, !IPAddressText.isLoopback(ng.address) {
+                collector.report(
+                    "bridge.ng.address", at: ngReader.node,
+                    "the ng protocol has no authentication; it may only listen on a loopback address")
+            }
+        }
+        reader.finish()
+        guard let whip, let media else { return nil }
+        return BridgeSettings(whip: whip, media: media, ng: ng)
+    }
+
+    private mutating func readListeners(
+        _ reader: inout MappingReader, allowed: [ListenerTransport], required: Bool
+    ) -> [Listener] {
+        let elements = reader.list("listeners")
+        if elements.isEmpty, required {
+            reader.report("listeners", at: reader.node("listeners"), "needs at least one listener")
+        }
+        return elements.compactMap { element in
+            guard let listener = reader.reader(for: element.node, path: element.path) else { return nil }
+            return readListener(listener, allowed: allowed, defaultTransport: nil)
+        }
+    }
+
+    private mutating func readListener(
+        _ reader: MappingReader, allowed: [ListenerTransport], defaultTransport: ListenerTransport?
+    ) -> Listener? {
+        var reader = reader
+        var transport = defaultTransport
+        if reader.has("transport") || defaultTransport == nil {
+            transport = reader.choice("transport", required: true, of: ListenerTransport.self)
+            if let chosen = transport, !allowed.contains(chosen) {
+                reader.report(
+                    "transport", at: reader.node("transport"),
+                    "\(chosen.rawValue) is not offered here; allowed: \(allowed.map(\.rawValue).joined(separator: ", "))")
+                transport = nil
+            }
+        } else {
+            _ = reader.node("transport")
+        }
+        let address = readAddress(&reader, key: "address")
+        let port = reader.integer("port", required: true, in: 1...65_535)
+        var certificate: String?
+        var privateKey: String?
+        if transport?.needsCertificate ?? true {
+            certificate = readFile(&reader, key: "certificate", required: transport?.needsCertificate == true)
+            privateKey = readFile(&reader, key: "private_key", required: transport?.needsCertificate == true)
+        }
+        var path: String?
+        if transport == .ws || transport == .wss {
+            path = reader.string("path", describe: "an HTTP path such as /ws") ?? "/ws"
+            if let given = path, !given.hasPrefix("/") {
+                reader.report("path", at: reader.node("path"), "must start with /")
+            }
+        }
+        reader.finish()
+        guard let transport, let address, let port else { return nil }
+        claim(transport.ipProtocol, address, port...port, keyPath: reader.path, node: reader.node)
+        return Listener(
+            transport: transport, address: address, port: port, certificate: certificate,
+            privateKey: privateKey, path: path)
+    }
+
+    private mutating func readPortRange(_ reader: MappingReader?, protocol ipProtocol: IPProtocol) -> PortRange? {
+        guard var reader else { return nil }
+        let address = readAddress(&reader, key: "address")
+        let lower = reader.integer("port_min", required: true, in: 1_024...65_535)
+        let upper = reader.integer("port_max", required: true, in: 1_024...65_535)
+        reader.finish()
+        guard let address, let lower, let upper else { return nil }
+        guard lower <= upper else {
+            reader.report("port_max", at: reader.node("port_max"), "must be at least port_min (\(lower))")
+            return nil
+        }
+        claim(ipProtocol, address, lower...upper, keyPath: reader.path, node: reader.node)
+        return PortRange(address: address, lowerBound: lower, upperBound: upper)
+    }
+
+    private func readAddress(_ reader: inout MappingReader, key: String) -> String? {
+        guard let text = reader.string(key, required: true, describe: "an IPv4 or IPv6 address such as 127.0.0.1 or ::") else {
+            return nil
+        }
+        guard IPAddressText.family(of: text) != nil else {
+            reader.report(key, at: reader.node(key), "\"\(text)\" is not an IPv4 or IPv6 address")
+            return nil
+        }
+        return text
+    }
+
+    private func readFile(_ reader: inout MappingReader, key: String, required: Bool) -> String? {
+        guard let text = reader.string(key, required: required, describe: "the path of a PEM file") else {
+            return nil
+        }
+        let path = resolve(text)
+        if !fileExists(path) {
+            reader.report(key, at: reader.node(key), "cannot read \(path)")
+        }
+        return path
+    }
+
+    /// Records a bind and reports it when it collides with one recorded earlier.
+    private mutating func claim(
+        _ ipProtocol: IPProtocol, _ address: String, _ ports: ClosedRange<Int>, keyPath: String, node: Node
+    ) {
+        if let other = claims.first(where: {
+            $0.protocol == ipProtocol && $0.ports.overlaps(ports) && IPAddressText.overlaps($0.address, address)
+        }) {
+            collector.report(
+                keyPath, at: node,
+                "\(ipProtocol.rawValue) \(address) port \(describe(ports)) is already used by \(other.keyPath) (line \(other.node.mark?.line ?? 0))"
+            )
+        }
+        claims.append((ipProtocol, address, ports, keyPath, node))
+    }
+
+    private func describe(_ ports: ClosedRange<Int>) -> String {
+        ports.count == 1 ? "\(ports.lowerBound)" : "\(ports.lowerBound)-\(ports.upperBound)"
+    }
+}

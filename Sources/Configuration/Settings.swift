@@ -1,0 +1,118 @@
+/// The whole box, as one configuration file describes it (see `Config/stagedoor.yaml`).
+public struct StagedoorConfiguration: Sendable, Equatable {
+    /// Absolute path of the runtime directory (sockets, lock, logs).
+    public var runtimeDirectory: String
+    public var logLevel: LogLevel
+    public var supervisor: SupervisorSettings
+    public var turn: TURNSettings
+    public var sip: SIPSettings
+    public var bridge: BridgeSettings
+
+    public var layout: RuntimeLayout { RuntimeLayout(directory: runtimeDirectory) }
+}
+
+/// swift-log's levels, spelled as operators write them.
+public enum LogLevel: String, Sendable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// How the supervisor watches and restarts the daemons. Times are milliseconds.
+public struct SupervisorSettings: Sendable, Equatable {
+    /// How long a started daemon may take to answer `status` as ready before it counts as failed.
+    public var startTimeoutMilliseconds: Int = 10_000
+    /// How often each running daemon is asked for `status`.
+    public var healthIntervalMilliseconds: Int = 1_000
+    /// How long one health check may take.
+    public var healthTimeoutMilliseconds: Int = 1_000
+    /// Consecutive failed checks after which a live but silent daemon is declared hung and replaced.
+    public var healthFailuresBeforeRestart: Int = 3
+    /// First restart delay; doubled after each failure that follows a short run.
+    public var restartBackoffInitialMilliseconds: Int = 250
+    /// The cap on the restart delay, so a daemon that was down for long comes back within it.
+    public var restartBackoffMaximumMilliseconds: Int = 30_000
+    /// A daemon that stayed up this long is stable again: its next failure restarts at once.
+    public var restartStableAfterMilliseconds: Int = 60_000
+    /// Grace period of each stop step (stop request, then SIGTERM) before the next, harsher one.
+    public var stopTimeoutMilliseconds: Int = 5_000
+
+    public init() {}
+}
+
+/// Transport of a listening socket, as URIs and SDP name them.
+public enum ListenerTransport: String, Sendable, CaseIterable {
+    case udp, tcp, tls, ws, wss
+
+    /// The IP protocol a firewall sees.
+    public var ipProtocol: IPProtocol { self == .udp ? .udp : .tcp }
+    /// Whether the listener terminates TLS and so needs a certificate and key.
+    public var needsCertificate: Bool { self == .tls || self == .wss }
+}
+
+public enum IPProtocol: String, Sendable {
+    case udp, tcp
+}
+
+/// A socket a daemon binds, with its TLS material when the transport needs it.
+public struct Listener: Sendable, Equatable {
+    public var transport: ListenerTransport
+    public var address: String
+    public var port: Int
+    /// PEM certificate chain, for TLS and WSS.
+    public var certificate: String?
+    /// PEM private key, for TLS and WSS.
+    public var privateKey: String?
+    /// The HTTP path of a WebSocket listener (RFC 7118 clients connect to it).
+    public var path: String?
+
+    public init(
+        transport: ListenerTransport, address: String, port: Int, certificate: String? = nil,
+        privateKey: String? = nil, path: String? = nil
+    ) {
+        self.transport = transport
+        self.address = address
+        self.port = port
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.path = path
+    }
+}
+
+/// An inclusive range of UDP ports on one address.
+public struct PortRange: Sendable, Equatable {
+    public var address: String
+    public var lowerBound: Int
+    public var upperBound: Int
+
+    public init(address: String, lowerBound: Int, upperBound: Int) {
+        self.address = address
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+    }
+
+    public var count: Int { upperBound - lowerBound + 1 }
+}
+
+/// `stagedoor-turn`: STUN/TURN listeners and the relay range (RFC 8656).
+public struct TURNSettings: Sendable, Equatable {
+    public var realm: String
+    public var listeners: [Listener]
+    /// Relayed transport addresses are allocated from this range.
+    public var relay: PortRange
+    /// The public address advertised in XOR-RELAYED-ADDRESS when the box sits behind 1:1 NAT.
+    public var externalAddress: String?
+}
+
+/// `stagedoor-sip`: SIP listeners toward phones, browsers and trunks (RFC 3261, RFC 7118).
+public struct SIPSettings: Sendable, Equatable {
+    public var listeners: [Listener]
+}
+
+/// `stagedoor-bridge`: WHIP signalling, media ports and the optional ng control listener.
+public struct BridgeSettings: Sendable, Equatable {
+    /// WHIP (RFC 9725) over HTTPS; plain HTTP only on loopback.
+    public var whip: Listener
+    /// UDP ports for WebRTC and RTP media.
+    public var media: PortRange
+    /// rtpengine-compatible "ng" control over UDP, for Kamailio/OpenSIPS; loopback by default.
+    public var ng: Listener?
+}
