@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "stagedoor",
             dependencies: [
-                "Configuration", "Control", "DaemonSupport",
+                "Configuration", "Control", "DaemonSupport", "Supervision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

@@ -24,6 +24,18 @@ public enum ConfigurationLoader {
             fileExists: { FileManager.default.isReadableFile(atPath: $0) })
     }
 
+    /// The runtime directory a file names, read leniently so that `stagedoor status` and
+    /// `stop` still find a running stack after its file was edited into an invalid state.
+    public static func declaredRuntimeDirectory(path: String) -> String {
+        let fallback = "/run/stagedoor"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let root = try? Yams.compose(yaml: text), let declared = root["runtime_dir"]?.scalar?.string
+        else { return fallback }
+        if declared.hasPrefix("/") { return URL(fileURLWithPath: declared).standardizedFileURL.path }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        return base.appendingPathComponent(declared).standardizedFileURL.path
+    }
+
     /// Parses configuration text. Relative paths in it are resolved against `baseDirectory`;
     /// `fileExists` checks certificate and key paths (tests pass their own).
     public static func parse(

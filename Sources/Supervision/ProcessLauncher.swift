@@ -12,14 +12,19 @@ public struct LaunchError: Error, CustomStringConvertible {
 
 /// Starts daemons with `posix_spawn` and reaps them with `waitpid`: the supervisor owns its
 /// children directly rather than through a process library that reaps behind its back.
-enum ProcessLauncher {
+public enum ProcessLauncher {
+    /// glibc's `POSIX_SPAWN_SETSID` (2.26+), which Swift does not import (it needs _GNU_SOURCE).
+    private static let posixSpawnSetSID: Int32 = 0x80
+
     /// Spawns `executable` in a process group of its own (so a terminal's Ctrl-C reaches only
     /// the supervisor, which then stops the daemons in order), with every signal disposition
     /// reset to default and an empty signal mask: the supervisor's own signal handling
     /// (signals it ignores or blocks) must not leak into the daemons.
-    static func spawn(executable: String, arguments: [String], environment: [String: String]) throws(LaunchError)
-        -> pid_t
-    {
+    /// With `detachedLog`, the child starts a session of its own (it outlives the terminal
+    /// that started it), reads /dev/null and appends its output to that file.
+    public static func spawn(
+        executable: String, arguments: [String], environment: [String: String], detachedLog: String? = nil
+    ) throws(LaunchError) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -29,9 +34,20 @@ enum ProcessLauncher {
         var noSignals = sigset_t()
         sigemptyset(&noSignals)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let detachedLog {
+            flags |= posixSpawnSetSID
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, detachedLog, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            flags |= POSIX_SPAWN_SETPGROUP
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -40,13 +56,13 @@ enum ProcessLauncher {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, nil, &attributes, argv, envp)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard result == 0 else { throw LaunchError(executable: executable, errno: result) }
         return pid
     }
 
     /// Every child that has exited since the last call, without blocking.
-    static func reapExited() -> [(pid: pid_t, status: ExitStatus)] {
+    public static func reapExited() -> [(pid: pid_t, status: ExitStatus)] {
         var exited: [(pid_t, ExitStatus)] = []
         while true {
             var status: Int32 = 0
