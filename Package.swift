@@ -37,6 +37,9 @@ let package = Package(
             name: "CALSA", pkgConfig: "alsa",
             providers: [.apt(["libasound2-dev"])]),
 
+        /// glibc's process-spawning extensions that need _GNU_SOURCE.
+        .target(name: "CProcessSpawn"),
+
         // MARK: Pure protocol and model libraries (no sockets, no clock).
         .target(
             name: "Configuration",
@@ -52,7 +55,7 @@ let package = Package(
         .target(
             name: "Supervision",
             dependencies: [
-                "Configuration", "Control", "DaemonSupport",
+                "Configuration", "Control", "DaemonSupport", "CProcessSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -103,7 +106,17 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control"]),
+        .testTarget(
+            name: "ControlTests",
+            dependencies: [
+                "Control",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Configuration"]),
         .testTarget(
             name: "SystemLibraryTests", dependencies: ["COpus", "CSRTP", "COpenSSL", "CALSA"]),

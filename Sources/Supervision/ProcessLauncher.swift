@@ -1,3 +1,5 @@
+import CProcessSpawn
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -13,8 +15,6 @@ public struct LaunchError: Error, CustomStringConvertible {
 /// Starts daemons with `posix_spawn` and reaps them with `waitpid`: the supervisor owns its
 /// children directly rather than through a process library that reaps behind its back.
 public enum ProcessLauncher {
-    /// glibc's `POSIX_SPAWN_SETSID` (2.26+), which Swift does not import (it needs _GNU_SOURCE).
-    private static let posixSpawnSetSID: Int32 = 0x80
 
     /// Spawns `executable` in a process group of its own (so a terminal's Ctrl-C reaches only
     /// the supervisor, which then stops the daemons in order), with every signal disposition
@@ -39,7 +39,7 @@ public enum ProcessLauncher {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let detachedLog {
-            flags |= posixSpawnSetSID
+            flags |= stagedoor_spawn_setsid_flag()
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 1, detachedLog, O_WRONLY | O_CREAT | O_APPEND, 0o600)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
@@ -48,6 +48,9 @@ public enum ProcessLauncher {
             posix_spawnattr_setpgroup(&attributes, 0)
         }
         posix_spawnattr_setflags(&attributes, Int16(flags))
+        // Only 0, 1 and 2 pass on: an inherited descriptor (a lock, a pipe someone waits on for
+        // EOF, a listening socket) would otherwise live as long as the child.
+        stagedoor_spawn_close_from(&actions, 3)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
