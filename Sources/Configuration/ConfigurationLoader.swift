@@ -68,6 +68,11 @@ public enum ConfigurationLoader {
             .composer(_, let problem, let mark, _):
             return ConfigurationIssue(
                 keyPath: "", line: mark.line, column: mark.column, message: "not valid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().joined(separator: ", ")
+            return ConfigurationIssue(
+                keyPath: "", line: context.mark.line, column: context.mark.column,
+                message: "a key is given twice in one mapping (\(keys)); keep one")
         default:
             return ConfigurationIssue(keyPath: "", message: "not valid YAML: \(error)")
         }
