@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
     ],
     targets: [
         // MARK: C libraries from Debian's -dev packages, for the media and TLS work.
@@ -44,6 +45,19 @@ let package = Package(
         .target(
             name: "Configuration",
             dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "STUN",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .target(
+            name: "TURN",
+            dependencies: [
+                "STUN",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .target(
             name: "Control",
             dependencies: [
@@ -106,6 +120,8 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+        .testTarget(name: "STUNTests", dependencies: ["STUN"]),
+        .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN"]),
         .testTarget(
             name: "ControlTests",
             dependencies: [

@@ -1,0 +1,124 @@
+/// An IP address and port, as STUN carries them (RFC 8489 §14.1): a value type with no socket
+/// in it, so the protocol cores can be tested without the network.
+public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
+    public enum Family: UInt8, Sendable {
+        case ipv4 = 0x01
+        case ipv6 = 0x02
+    }
+
+    public var family: Family
+    /// 4 bytes for IPv4, 16 for IPv6, network order.
+    public var address: [UInt8]
+    public var port: UInt16
+
+    public init(ipv4 address: (UInt8, UInt8, UInt8, UInt8), port: UInt16) {
+        self.family = .ipv4
+        self.address = [address.0, address.1, address.2, address.3]
+        self.port = port
+    }
+
+    /// nil when `address` is neither 4 nor 16 bytes long.
+    public init?(bytes address: [UInt8], port: UInt16) {
+        switch address.count {
+        case 4: family = .ipv4
+        case 16: family = .ipv6
+        default: return nil
+        }
+        self.address = address
+        self.port = port
+    }
+
+    /// Parses `1.2.3.4` or `2001:db8::1` (no brackets, no port).
+    public init?(text: String, port: UInt16) {
+        if let v4 = Self.parseIPv4(text) {
+            self.init(bytes: v4, port: port)
+        } else if let v6 = Self.parseIPv6(text) {
+            self.init(bytes: v6, port: port)
+        } else {
+            return nil
+        }
+    }
+
+    public var addressText: String {
+        switch family {
+        case .ipv4:
+            return address.map(String.init).joined(separator: ".")
+        case .ipv6:
+            return Self.formatIPv6(address)
+        }
+    }
+
+    public var description: String {
+        family == .ipv4 ? "\(addressText):\(port)" : "[\(addressText)]:\(port)"
+    }
+
+    static func parseIPv4(_ text: String) -> [UInt8]? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var bytes: [UInt8] = []
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let value = UInt8(part) else {
+                return nil
+            }
+            bytes.append(value)
+        }
+        return bytes
+    }
+
+    static func parseIPv6(_ text: String) -> [UInt8]? {
+        guard text.contains(":"), text.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+        let gaps = text.ranges(of: "::")
+        guard gaps.count <= 1 else { return nil }
+        let halves = gaps.first.map { [String(text[..<$0.lowerBound]), String(text[$0.upperBound...])] } ?? [text]
+        func groups(_ part: String) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var result: [UInt16] = []
+            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
+            for (index, piece) in pieces.enumerated() {
+                if index == pieces.count - 1, piece.contains(".") {
+                    guard let v4 = parseIPv4(String(piece)) else { return nil }
+                    result.append(UInt16(v4[0]) << 8 | UInt16(v4[1]))
+                    result.append(UInt16(v4[2]) << 8 | UInt16(v4[3]))
+                } else {
+                    guard !piece.isEmpty, piece.count <= 4, let value = UInt16(piece, radix: 16) else { return nil }
+                    result.append(value)
+                }
+            }
+            return result
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        var all = head
+        if halves.count == 2 {
+            guard let tail = groups(halves[1]), head.count + tail.count < 8 else { return nil }
+            all += Array(repeating: 0, count: 8 - head.count - tail.count) + tail
+        }
+        guard all.count == 8 else { return nil }
+        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+    }
+
+    /// RFC 5952 text: lowercase, longest run of two or more zero groups shortened to `::`.
+    static func formatIPv6(_ bytes: [UInt8]) -> String {
+        let groups = (0..<8).map { UInt16(bytes[$0 * 2]) << 8 | UInt16(bytes[$0 * 2 + 1]) }
+        var bestStart = -1
+        var bestLength = 1
+        var index = 0
+        while index < 8 {
+            if groups[index] == 0 {
+                var end = index
+                while end < 8, groups[end] == 0 { end += 1 }
+                if end - index > bestLength {
+                    bestStart = index
+                    bestLength = end - index
+                }
+                index = end
+            } else {
+                index += 1
+            }
+        }
+        let text = groups.map { String($0, radix: 16) }
+        guard bestStart >= 0 else { return text.joined(separator: ":") }
+        let head = text[..<bestStart].joined(separator: ":")
+        let tail = text[(bestStart + bestLength)...].joined(separator: ":")
+        return head + "::" + tail
+    }
+}

@@ -1,0 +1,1 @@
+// The TURN allocation core (RFC 8656) goes here.
