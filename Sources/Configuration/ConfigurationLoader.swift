@@ -157,10 +157,49 @@ private struct DocumentReader {
                 external = text
             }
         }
+        var settings = TURNSettings(realm: realm ?? "", listeners: listeners, relay: relay ?? PortRange(address: "", lowerBound: 0, upperBound: 0), externalAddress: external)
+        if var auth = reader.mapping("auth") {
+            settings.secrets = readStrings(&auth, key: "secrets", describe: "a shared secret").compactMap { secret, node in
+                guard secret.utf8.count >= 16 else {
+                    collector.report(auth.path + ".secrets", at: node, "a secret needs at least 16 characters")
+                    return nil
+                }
+                return secret
+            }
+            for element in auth.list("users") {
+                guard var user = auth.reader(for: element.node, path: element.path) else { continue }
+                let name = user.string("name", required: true, describe: "the username")
+                let password = user.string("password", required: true, describe: "the password")
+                user.finish()
+                if let name, name.isEmpty || name.contains(":") {
+                    user.report("name", at: user.node("name"), "must be non-empty and without ':' (REST usernames use it)")
+                } else if let name, let password {
+                    if password.isEmpty { user.report("password", at: user.node("password"), "must not be empty") }
+                    settings.users.append(TURNUser(name: name, password: password))
+                }
+            }
+            auth.finish()
+        }
+        if var peers = reader.mapping("peers") {
+            settings.allowPeers = readRanges(&peers, key: "allow")
+            settings.denyPeers = readRanges(&peers, key: "deny")
+            peers.finish()
+        }
+        if var limits = reader.mapping("limits") {
+            settings.limits.allocationsPerUser = limits.integer(
+                "allocations_per_user", default: settings.limits.allocationsPerUser, in: 1...100_000)
+            settings.limits.allocations = limits.integer(
+                "allocations", default: settings.limits.allocations, in: 1...1_000_000)
+            settings.limits.permissionsPerAllocation = limits.integer(
+                "permissions_per_allocation", default: settings.limits.permissionsPerAllocation, in: 1...10_000)
+            settings.limits.maximumLifetimeSeconds = limits.integer(
+                "max_lifetime_s", default: settings.limits.maximumLifetimeSeconds, in: 600...86_400)
+            limits.finish()
+        }
         reader.finish()
-        guard let realm, let relay else { return nil }
+        guard let realm, relay != nil else { return nil }
         if realm.isEmpty { reader.report("realm", at: reader.node("realm"), "must not be empty") }
-        return TURNSettings(realm: realm, listeners: listeners, relay: relay, externalAddress: external)
+        return settings
     }
 
     private mutating func readSIP(_ reader: MappingReader?) -> SIPSettings? {
@@ -270,6 +309,33 @@ private struct DocumentReader {
             return nil
         }
         return text
+    }
+
+    /// A list of strings, each with its node for error reporting.
+    private func readStrings(_ reader: inout MappingReader, key: String, describe: String) -> [(String, Node)] {
+        reader.list(key).compactMap { element in
+            guard let text = element.node.scalar?.string, !text.isEmpty else {
+                collector.report(element.path, at: element.node, "expected \(describe), found \(element.node.kindDescription)")
+                return nil
+            }
+            return (text, element.node)
+        }
+    }
+
+    /// CIDR ranges such as 10.1.2.0/24 or fd00::/8.
+    private func readRanges(_ reader: inout MappingReader, key: String) -> [String] {
+        readStrings(&reader, key: key, describe: "a CIDR range such as 10.1.2.0/24").compactMap { text, node in
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            let family = IPAddressText.family(of: String(parts[0]))
+            let maximum = family == .v6 ? 128 : 32
+            guard family != nil, parts.count <= 2,
+                parts.count == 1 || (Int(parts[1]).map { (0...maximum).contains($0) } ?? false)
+            else {
+                collector.report(reader.path + ".\(key)", at: node, "\"\(text)\" is not a CIDR range such as 10.1.2.0/24")
+                return nil
+            }
+            return text
+        }
     }
 
     private func readFile(_ reader: inout MappingReader, key: String, required: Bool) -> String? {

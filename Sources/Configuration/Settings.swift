@@ -100,6 +100,40 @@ public struct TURNSettings: Sendable, Equatable {
     public var relay: PortRange
     /// The public address advertised in XOR-RELAYED-ADDRESS when the box sits behind 1:1 NAT.
     public var externalAddress: String?
+    /// TURN REST API shared secrets (coturn's `static-auth-secret`); the first one mints new
+    /// credentials, all of them are accepted, so a secret is rotated without cutting anyone off.
+    public var secrets: [String] = []
+    /// Static long-term credential users.
+    public var users: [TURNUser] = []
+    /// CIDR ranges peers may be in although the default deny list covers them (e.g. the LAN's
+    /// media servers). The allow list wins.
+    public var allowPeers: [String] = []
+    /// CIDR ranges denied on top of the IANA special-purpose ranges.
+    public var denyPeers: [String] = []
+    public var limits = TURNLimits()
+}
+
+/// A static TURN user (long-term credentials, RFC 8489 §9.2).
+public struct TURNUser: Sendable, Equatable {
+    public var name: String
+    public var password: String
+
+    public init(name: String, password: String) {
+        self.name = name
+        self.password = password
+    }
+}
+
+/// Quotas that keep one client, or all of them, from exhausting the box.
+public struct TURNLimits: Sendable, Equatable {
+    /// 486 Allocation Quota Reached beyond this (RFC 8656 §7.2).
+    public var allocationsPerUser = 10
+    public var allocations = 10_000
+    public var permissionsPerAllocation = 64
+    /// The longest LIFETIME granted, in seconds.
+    public var maximumLifetimeSeconds = 3_600
+
+    public init() {}
 }
 
 /// `stagedoor-sip`: SIP listeners toward phones, browsers and trunks (RFC 3261, RFC 7118).
