@@ -16,6 +16,7 @@ public struct ControlFrameDecoder: ByteToMessageDecoder {
             return .needMoreData
         }
         let length = newline - buffer.readerIndex
+        guard length <= ControlCodec.maximumLineLength else { throw LineTooLong() }
         var line = buffer.readSlice(length: length)!
         buffer.moveReaderIndex(forwardBy: 1)
         // Tolerate CRLF from hand-typed clients (socat, nc).

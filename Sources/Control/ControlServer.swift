@@ -47,21 +47,15 @@ public struct ControlServer: Service {
 
     public func run() async throws {
         try await Self.removeStaleSocket(at: socketPath)
-        let previousMask = umask(0o177)
-        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
-        do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(unixDomainSocketPath: socketPath) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlFrameDecoder()))
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
+        // The programs run with umask 077, so the socket is never wider than 0700 before the
+        // chmod below narrows it to 0600; the umask is not changed here, since it is per process.
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(unixDomainSocketPath: socketPath) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ControlFrameDecoder()))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
-            umask(previousMask)
-        } catch {
-            umask(previousMask)
-            throw error
-        }
+            }
         chmod(socketPath, 0o600)
         logger.debug("control socket listening", metadata: ["socket": "\(socketPath)"])
         defer { unlink(socketPath) }

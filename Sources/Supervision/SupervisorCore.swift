@@ -40,7 +40,8 @@ public enum Lifecycle: Sendable, Equatable {
     case starting(pid: Int32, since: Instant)
     case running(pid: Int32, since: Instant)
     /// SIGKILL sent to a hung process (or one that never became ready); waiting for its exit.
-    case killing(pid: Int32, reason: String)
+    /// `since` is when it was started, so a long stable run still counts as one.
+    case killing(pid: Int32, reason: String, since: Instant)
     /// Failed; restarts at `until`.
     case backoff(until: Instant)
     case stopping(pid: Int32, step: StopStep, deadline: Instant)
@@ -52,7 +53,7 @@ public enum Lifecycle: Sendable, Equatable {
 
     public var pid: Int32? {
         switch self {
-        case .starting(let pid, _), .running(let pid, _), .killing(let pid, _), .stopping(let pid, _, _): pid
+        case .starting(let pid, _), .running(let pid, _), .killing(let pid, _, _), .stopping(let pid, _, _): pid
         case .waiting, .launching, .backoff, .stopped: nil
         }
     }
@@ -128,7 +129,8 @@ public struct SupervisorCore: Sendable {
             case .starting(let pid, let since):
                 if now - since >= policy.startTimeout {
                     let seconds = policy.startTimeout.components.seconds
-                    records[index].lifecycle = .killing(pid: pid, reason: "not ready after \(seconds) s")
+                    records[index].lifecycle = .killing(
+                        pid: pid, reason: "not ready after \(seconds) s", since: since)
                     commands.append(.signal(records[index].component, pid: pid, signal: SIGKILL))
                 } else if let check = dueHealthCheck(index, pid: pid, now: now, every: policy.readinessPollInterval) {
                     commands.append(check)
@@ -178,7 +180,7 @@ public struct SupervisorCore: Sendable {
         let component = records[index].component
         let ranFor: Duration
         switch records[index].lifecycle {
-        case .running(_, let since), .starting(_, let since): ranFor = now - since
+        case .running(_, let since), .starting(_, let since), .killing(_, _, let since): ranFor = now - since
         default: ranFor = .zero
         }
         if case .stopping = records[index].lifecycle {
@@ -187,7 +189,7 @@ public struct SupervisorCore: Sendable {
         } else if isStopping {
             records[index].lifecycle = .stopped
             records[index].lastExit = status.description
-        } else if case .killing(_, let reason) = records[index].lifecycle {
+        } else if case .killing(_, let reason, _) = records[index].lifecycle {
             fail(index, reason: reason, ranFor: ranFor, now: now)
         } else {
             fail(index, reason: status.description, ranFor: ranFor, now: now)
@@ -218,11 +220,11 @@ public struct SupervisorCore: Sendable {
             records[index].nextHealthCheck = now + policy.healthInterval
         case (.running, .answered):
             records[index].healthFailures = 0
-        case (.running, .noAnswer):
+        case (.running(_, let since), .noAnswer):
             records[index].healthFailures += 1
             if records[index].healthFailures >= policy.healthFailuresBeforeRestart {
                 let reason = "hung: no answer to \(records[index].healthFailures) health checks"
-                records[index].lifecycle = .killing(pid: pid, reason: reason)
+                records[index].lifecycle = .killing(pid: pid, reason: reason, since: since)
                 // SIGKILL: a hung (or SIGSTOPped) process will not act on a gentler request.
                 return [.signal(component, pid: pid, signal: SIGKILL)]
             }
@@ -256,7 +258,7 @@ public struct SupervisorCore: Sendable {
         case .starting(let pid, _), .running(let pid, _):
             records[index].lifecycle = .stopping(pid: pid, step: .requested, deadline: now + policy.stopTimeout)
             return [.requestStop(component, pid: pid)]
-        case .killing(let pid, _):
+        case .killing(let pid, _, _):
             records[index].lifecycle = .stopping(pid: pid, step: .killed, deadline: now + policy.stopTimeout)
             return []
         case .stopping(let pid, let step, let deadline) where now >= deadline:

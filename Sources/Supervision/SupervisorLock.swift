@@ -25,13 +25,28 @@ public final class SupervisorLock: Sendable {
     public let path: String
 
     public init(path: String) throws(SupervisorLockError) {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw .cannotOpen(path: path, errno: errno) }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = Self.readPID(descriptor)
+        var descriptor: Int32 = -1
+        // A releasing supervisor unlinks the file before closing it; whoever locked the old,
+        // unlinked file must try again on the new one, or two could hold "the" lock.
+        for _ in 0..<10 {
+            descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw .cannotOpen(path: path, errno: errno) }
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                let holder = Self.readPID(descriptor)
+                close(descriptor)
+                throw .alreadyRunning(pid: holder)
+            }
+            var locked = stat()
+            var current = stat()
+            if fstat(descriptor, &locked) == 0, stat(path, &current) == 0, locked.st_ino == current.st_ino,
+                locked.st_dev == current.st_dev
+            {
+                break
+            }
             close(descriptor)
-            throw .alreadyRunning(pid: holder)
+            descriptor = -1
         }
+        guard descriptor >= 0 else { throw .cannotOpen(path: path, errno: ENOENT) }
         ftruncate(descriptor, 0)
         let text = "\(getpid())\n"
         _ = text.withCString { pwrite(descriptor, $0, strlen($0), 0) }
