@@ -59,6 +59,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
         .target(
+            name: "TURNService",
+            dependencies: [
+                "TURN", "STUN", "Configuration", "Control", "DaemonSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
             name: "Control",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -102,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "stagedoor-turn",
             dependencies: [
-                "DaemonSupport",
+                "DaemonSupport", "TURNService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaemonSupport
+import TURNService
 
 /// `stagedoor-turn`: the STUN/TURN server (RFC 8489, RFC 8656). Normally started by `stagedoor-supervisor`.
 @main
@@ -10,8 +11,8 @@ struct TURNDaemon: AsyncParsableCommand {
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
-        let code = await Daemon.run(.turn, options: options) { configuration, _ in
-            ConfiguredSection(component: .turn, configuration: configuration)
+        let code = await Daemon.run(.turn, options: options) { configuration, logger in
+            try TURNRelayService(configuration: configuration, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }

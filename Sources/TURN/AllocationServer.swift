@@ -1,0 +1,495 @@
+import STUN
+
+/// The TURN server's protocol logic (RFC 8656 over RFC 8489), pure: messages and time in,
+/// responses and routing decisions out. The driver owns the sockets and the clock.
+public struct AllocationServer<Relays: RelayAddressProvider> {
+    public var settings: AllocationSettings
+    public var policy: PeerPolicy
+    public private(set) var relays: Relays
+    public private(set) var counters = TURNCounters()
+    private var nonces: NonceIssuer
+    private var allocations: [FiveTuple: Allocation] = [:]
+    private var tupleByRelay: [TransportAddress: FiveTuple] = [:]
+    private var allocationsPerUser: [String: Int] = [:]
+    /// Ports held for a later Allocate with RESERVATION-TOKEN (RFC 8656 §7.2), by token.
+    private var reservations: [[UInt8]: (relayed: TransportAddress, expiry: ContinuousClock.Instant)] = [:]
+    /// How long a reserved port is held (RFC 8656 §7.2 suggests about 30 seconds).
+    static var reservationLifetime: Duration { .seconds(30) }
+
+    /// IANA protocol number of UDP, the only REQUESTED-TRANSPORT served (RFC 8656 §7.2).
+    static var udpProtocolNumber: UInt8 { 17 }
+
+    public init(settings: AllocationSettings, policy: PeerPolicy, nonces: NonceIssuer, relays: Relays) {
+        self.settings = settings
+        self.policy = policy
+        self.nonces = nonces
+        self.relays = relays
+    }
+
+    /// What to do after a STUN message from a client.
+    public enum Outcome: Sendable, Equatable {
+        /// Send these bytes back to the client on the same 5-tuple.
+        case respond([UInt8])
+        /// A Send indication's payload, to go out of the relayed address to the peer (RFC 8656 §11.2).
+        case relay(from: TransportAddress, to: TransportAddress, payload: [UInt8])
+        /// Nothing to send (an indication that was dropped, or not a request this server answers).
+        case ignore
+    }
+
+    // MARK: Queries
+
+    public var allocationCount: Int { allocations.count }
+
+    public func allocation(for tuple: FiveTuple) -> Allocation? { allocations[tuple] }
+
+    public var allocationsByTransport: [ClientTransport: Int] {
+        allocations.keys.reduce(into: [:]) { $0[$1.transport, default: 0] += 1 }
+    }
+
+    public var usernames: Set<String> { Set(allocationsPerUser.keys) }
+
+    // MARK: Control messages
+
+    public mutating func handle(_ bytes: some Collection<UInt8>, from tuple: FiveTuple, now: Moment) -> Outcome {
+        let parsed: ParsedSTUNMessage
+        do {
+            parsed = try STUNCodec.decode(bytes)
+        } catch {
+            counters.malformed += 1
+            return .ignore
+        }
+        let message = parsed.message
+        if parsed.fingerprintValid == false {
+            counters.malformed += 1
+            return .ignore
+        }
+        switch message.type.messageClass {
+        case .request:
+            break
+        case .indication:
+            return message.type.method == .send ? send(message, from: tuple, now: now) : .ignore
+        case .successResponse, .errorResponse:
+            return .ignore
+        }
+        let fingerprint = parsed.fingerprintValid != nil
+        if !parsed.unknownComprehensionRequired.isEmpty {
+            counters.badRequests += 1
+            return .respond(
+                errorResponse(
+                    message, .unknownAttribute, extra: [.unknownAttributes(parsed.unknownComprehensionRequired)],
+                    fingerprint: fingerprint))
+        }
+        if message.type.method == .binding {
+            counters.bindings += 1
+            // RFC 8489 §6.3.1: no authentication for Binding; XOR-MAPPED-ADDRESS is the reflexive address.
+            let response = STUNMessage(
+                type: STUNMessageType(method: .binding, messageClass: .successResponse),
+                transactionID: message.transactionID,
+                attributes: [.xorMappedAddress(tuple.client)] + softwareAttribute)
+            return .respond(response.encode(fingerprint: fingerprint))
+        }
+        let known: [STUNMethod] = [.allocate, .refresh, .createPermission, .channelBind]
+        guard known.contains(message.type.method) else {
+            counters.badRequests += 1
+            return .respond(errorResponse(message, .badRequest, fingerprint: fingerprint))
+        }
+        switch authenticate(parsed, from: tuple, now: now) {
+        case .rejected(let response):
+            return .respond(response)
+        case .accepted(let username, let key):
+            let context = RequestContext(
+                message: message, tuple: tuple, username: username, key: key, fingerprint: fingerprint, now: now)
+            switch message.type.method {
+            case .allocate: return .respond(allocate(context))
+            case .refresh: return .respond(refresh(context))
+            case .createPermission: return .respond(createPermission(context))
+            default: return .respond(channelBind(context))
+            }
+        }
+    }
+
+    private struct RequestContext {
+        var message: STUNMessage
+        var tuple: FiveTuple
+        var username: String
+        var key: [UInt8]
+        var fingerprint: Bool
+        var now: Moment
+    }
+
+    // MARK: Authentication (RFC 8489 §9.2.4)
+
+    private enum Authentication {
+        case accepted(username: String, key: [UInt8])
+        case rejected([UInt8])
+    }
+
+    private mutating func authenticate(_ parsed: ParsedSTUNMessage, from tuple: FiveTuple, now: Moment)
+        -> Authentication
+    {
+        let message = parsed.message
+        let fingerprint = parsed.fingerprintValid != nil
+        guard parsed.hasMessageIntegrity || parsed.hasMessageIntegritySHA256 else {
+            // The first request of every client: a challenge, not a failure worth counting.
+            return .rejected(challenge(message, .unauthorized, tuple: tuple, now: now, fingerprint: fingerprint))
+        }
+        guard let username = message.username,
+            let realm = message.realm,
+            let nonce = message.nonce
+        else {
+            counters.badRequests += 1
+            return .rejected(errorResponse(message, .badRequest, fingerprint: fingerprint))
+        }
+        if nonces.check(nonce, for: tuple.client, now: now.unixSeconds) != .valid {
+            return .rejected(challenge(message, .staleNonce, tuple: tuple, now: now, fingerprint: fingerprint))
+        }
+        guard realm == settings.realm else {
+            counters.authFailures += 1
+            return .rejected(challenge(message, .unauthorized, tuple: tuple, now: now, fingerprint: fingerprint))
+        }
+        for key in candidateKeys(for: username, tuple: tuple, now: now) {
+            let valid = parsed.hasMessageIntegritySHA256
+                ? parsed.verifyMessageIntegritySHA256(key: key) : parsed.verifyMessageIntegrity(key: key)
+            if valid { return .accepted(username: username, key: key) }
+        }
+        counters.authFailures += 1
+        return .rejected(challenge(message, .unauthorized, tuple: tuple, now: now, fingerprint: fingerprint))
+    }
+
+    /// The keys `username` may hold: the one of its live allocation, its static key, and one per
+    /// REST secret while its REST expiry has not passed.
+    private func candidateKeys(for username: String, tuple: FiveTuple, now: Moment) -> [[UInt8]] {
+        if let allocation = allocations[tuple], allocation.username == username { return [allocation.key] }
+        var keys: [[UInt8]] = []
+        if let key = settings.users[username] { keys.append(key) }
+        if !settings.restSecrets.isEmpty, let expiry = RESTCredentials.expiry(ofUsername: username),
+            expiry > now.unixSeconds
+        {
+            for secret in settings.restSecrets {
+                let password = RESTCredentials.password(username: username, secret: secret)
+                keys.append(
+                    STUNCredentials.longTermKey(username: username, realm: settings.realm, password: password))
+            }
+        }
+        return keys
+    }
+
+    private func challenge(
+        _ request: STUNMessage, _ error: STUNErrorCode, tuple: FiveTuple, now: Moment, fingerprint: Bool
+    ) -> [UInt8] {
+        errorResponse(
+            request, error,
+            extra: [.realm(settings.realm), .nonce(nonces.issue(for: tuple.client, now: now.unixSeconds))],
+            fingerprint: fingerprint)
+    }
+
+    // MARK: Allocate (RFC 8656 §7.2)
+
+    private mutating func allocate(_ request: RequestContext) -> [UInt8] {
+        let message = request.message
+        if let existing = allocations[request.tuple] {
+            // A retransmission of the Allocate that created it gets the same answer.
+            if existing.allocateTransaction == message.transactionID { return existing.allocateResponse }
+            return failure(request, .allocationMismatch)
+        }
+        guard let transport = message.requestedTransport
+        else { return failure(request, .badRequest) }
+        guard transport == Self.udpProtocolNumber else { return failure(request, .unsupportedTransportProtocol) }
+        if message.dontFragment {
+            // Relayed datagrams cannot be sent with DF set here: say so (RFC 8656 §7.2 step 4).
+            return failure(request, .unknownAttribute, extra: [.unknownAttributes([STUNAttribute.dontFragment.type])])
+        }
+        let token = message.reservationToken
+        let evenPort = message.evenPort
+        // RESERVATION-TOKEN excludes EVEN-PORT and the address-family attributes (§7.2 step 6-7).
+        if token != nil, evenPort != nil || message.requestedAddressFamily != nil { return failure(request, .badRequest) }
+        let family = message.requestedAddressFamily ?? .ipv4
+        if message.additionalAddressFamily != nil,
+            message.requestedAddressFamily != nil
+        {
+            return failure(request, .badRequest)
+        }
+        guard allocationsPerUser[request.username, default: 0] < settings.maximumAllocationsPerUser,
+            allocations.count < settings.maximumAllocations
+        else {
+            counters.quotaRejections += 1
+            return failure(request, .allocationQuotaReached)
+        }
+        let relayed: TransportAddress
+        var reserved: (token: [UInt8], address: TransportAddress)?
+        if let token {
+            guard let reservation = reservations.removeValue(forKey: token),
+                reservation.expiry > request.now.monotonic
+            else { return failure(request, .insufficientCapacity) }
+            relayed = reservation.relayed
+        } else {
+            guard
+                let opened = relays.open(family: family, evenPort: evenPort != nil, reserveNext: evenPort == true)
+            else {
+                return failure(request, family == .ipv6 ? .addressFamilyNotSupported : .insufficientCapacity)
+            }
+            relayed = opened.relayed
+            if let next = opened.reserved {
+                var bytes = [UInt8](repeating: 0, count: 8)
+                var generator = SystemRandomNumberGenerator()
+                for index in bytes.indices { bytes[index] = generator.next() }
+                reserved = (bytes, next)
+            }
+        }
+        let lifetime = grantedLifetime(message)
+        var attributes: [STUNAttribute] = [
+            .xorRelayedAddress(advertised(relayed)), .lifetime(lifetime), .xorMappedAddress(request.tuple.client),
+        ]
+        if let reserved {
+            attributes.append(.reservationToken(reserved.token))
+            reservations[reserved.token] = (reserved.address, request.now.monotonic + Self.reservationLifetime)
+        }
+        if message.additionalAddressFamily == .ipv6 {
+            // Dual allocation (RFC 8656 §7.2 step 2) is not offered: the IPv4 one stands alone.
+            attributes.append(.addressErrorCode(family: .ipv6, error: .addressFamilyNotSupported))
+        }
+        let response = success(request, attributes)
+        allocations[request.tuple] = Allocation(
+            fiveTuple: request.tuple, relayed: relayed, username: request.username, key: request.key,
+            expiry: request.now.monotonic + .seconds(Int64(lifetime)), allocateTransaction: message.transactionID,
+            allocateResponse: response)
+        tupleByRelay[relayed] = request.tuple
+        allocationsPerUser[request.username, default: 0] += 1
+        counters.allocationsCreated += 1
+        return response
+    }
+
+    /// RFC 8656 §7.2: the client's LIFETIME capped at the maximum, and never below the default.
+    private func grantedLifetime(_ message: STUNMessage) -> UInt32 {
+        let requested = message.lifetime
+            ?? settings.defaultLifetime
+        return max(settings.defaultLifetime, min(requested, settings.maximumLifetime))
+    }
+
+    private func advertised(_ relayed: TransportAddress) -> TransportAddress {
+        guard let external = settings.externalAddress, external.family == relayed.family else { return relayed }
+        return TransportAddress(bytes: external.address, port: relayed.port) ?? relayed
+    }
+
+    // MARK: Refresh (RFC 8656 §8)
+
+    private mutating func refresh(_ request: RequestContext) -> [UInt8] {
+        guard var allocation = allocations[request.tuple] else { return failure(request, .allocationMismatch) }
+        guard allocation.username == request.username else { return failure(request, .wrongCredentials) }
+        if let family = request.message.requestedAddressFamily,
+            family != allocation.relayed.family
+        {
+            return failure(request, .peerAddressFamilyMismatch)
+        }
+        let requested = request.message.lifetime
+        if requested == 0 {
+            remove(request.tuple)
+            return success(request, [.lifetime(0)])
+        }
+        let lifetime = grantedLifetime(request.message)
+        allocation.expiry = request.now.monotonic + .seconds(Int64(lifetime))
+        allocations[request.tuple] = allocation
+        return success(request, [.lifetime(lifetime)])
+    }
+
+    // MARK: CreatePermission (RFC 8656 §10)
+
+    private mutating func createPermission(_ request: RequestContext) -> [UInt8] {
+        guard var allocation = allocations[request.tuple] else { return failure(request, .allocationMismatch) }
+        guard allocation.username == request.username else { return failure(request, .wrongCredentials) }
+        let peers = request.message.xorPeerAddresses
+        guard !peers.isEmpty else { return failure(request, .badRequest) }
+        for peer in peers {
+            guard peer.family == allocation.relayed.family else { return failure(request, .peerAddressFamilyMismatch) }
+            guard permitted(peer) else { return failure(request, .forbidden) }
+        }
+        let newPeers = Set(peers.map(\.address)).subtracting(allocation.permissions.keys)
+        guard allocation.permissions.count + newPeers.count <= settings.maximumPermissionsPerAllocation else {
+            return failure(request, .insufficientCapacity)
+        }
+        let until = request.now.monotonic + .seconds(Int64(settings.permissionLifetime))
+        for peer in peers { allocation.permissions[peer.address] = until }
+        allocations[request.tuple] = allocation
+        return success(request, [])
+    }
+
+    // MARK: ChannelBind (RFC 8656 §11)
+
+    private mutating func channelBind(_ request: RequestContext) -> [UInt8] {
+        guard var allocation = allocations[request.tuple] else { return failure(request, .allocationMismatch) }
+        guard allocation.username == request.username else { return failure(request, .wrongCredentials) }
+        guard let number = request.message.channelNumber,
+            ChannelData.numbers.contains(number),
+            let peer = request.message.xorPeerAddress
+        else { return failure(request, .badRequest) }
+        guard peer.family == allocation.relayed.family else { return failure(request, .peerAddressFamilyMismatch) }
+        // A channel is bound to one peer and a peer to one channel, until it expires (§11.2).
+        if let bound = allocation.channelsByNumber[number], bound.peer != peer { return failure(request, .badRequest) }
+        if let other = allocation.channelsByPeer[peer], other != number { return failure(request, .badRequest) }
+        guard permitted(peer) else { return failure(request, .forbidden) }
+        if allocation.permissions[peer.address] == nil,
+            allocation.permissions.count >= settings.maximumPermissionsPerAllocation
+        {
+            return failure(request, .insufficientCapacity)
+        }
+        let now = request.now.monotonic
+        allocation.channelsByNumber[number] = ChannelBinding(
+            peer: peer, expiry: now + .seconds(Int64(settings.channelLifetime)))
+        allocation.channelsByPeer[peer] = number
+        // Binding a channel installs or refreshes the permission too (§11.2).
+        allocation.permissions[peer.address] = now + .seconds(Int64(settings.permissionLifetime))
+        allocations[request.tuple] = allocation
+        return success(request, [])
+    }
+
+    // MARK: Send indication (RFC 8656 §11.2)
+
+    private mutating func send(_ message: STUNMessage, from tuple: FiveTuple, now: Moment) -> Outcome {
+        guard let allocation = allocations[tuple],
+            let peer = message.xorPeerAddress,
+            let payload = message.data,
+            allocation.hasPermission(for: peer, now: now.monotonic)
+        else {
+            counters.dropped += 1
+            return .ignore
+        }
+        return .relay(from: allocation.relayed, to: peer, payload: payload)
+    }
+
+    // MARK: Data path
+
+    /// ChannelData from a client (RFC 8656 §12.5): where its payload goes, or nil to drop it.
+    /// Looks up and allocates nothing.
+    public func routeChannelData(channel: UInt16, from tuple: FiveTuple, now: ContinuousClock.Instant)
+        -> (relayed: TransportAddress, peer: TransportAddress)?
+    {
+        guard let allocation = allocations[tuple], let binding = allocation.channelsByNumber[channel],
+            binding.expiry > now, allocation.hasPermission(for: binding.peer, now: now)
+        else { return nil }
+        return (allocation.relayed, binding.peer)
+    }
+
+    /// How a datagram from a peer reaches the client (RFC 8656 §11.3, §12.6).
+    public enum PeerRoute: Sendable, Equatable {
+        case channel(UInt16, to: FiveTuple)
+        case dataIndication(to: FiveTuple)
+        /// No allocation, or no permission for that peer: silently dropped.
+        case drop
+    }
+
+    public func routePeerData(to relayed: TransportAddress, from peer: TransportAddress, now: ContinuousClock.Instant)
+        -> PeerRoute
+    {
+        guard let tuple = tupleByRelay[relayed], let allocation = allocations[tuple],
+            allocation.hasPermission(for: peer, now: now)
+        else { return .drop }
+        if let channel = allocation.channelsByPeer[peer], let binding = allocation.channelsByNumber[channel],
+            binding.expiry > now
+        {
+            return .channel(channel, to: tuple)
+        }
+        return .dataIndication(to: tuple)
+    }
+
+    /// A Data indication carrying `payload` from `peer` (RFC 8656 §11.3).
+    public func dataIndication(from peer: TransportAddress, payload: [UInt8]) -> [UInt8] {
+        STUNMessage(
+            type: STUNMessageType(method: .data, messageClass: .indication), transactionID: .random(),
+            attributes: [.xorPeerAddress(peer), .data(payload)]
+        ).encode()
+    }
+
+    // MARK: Lifetimes
+
+    /// Removes expired allocations, permissions and channels; returns the relayed addresses
+    /// whose sockets the driver must close.
+    public mutating func expire(now: ContinuousClock.Instant) -> [TransportAddress] {
+        var closed: [TransportAddress] = []
+        for (token, reservation) in reservations where reservation.expiry <= now {
+            reservations[token] = nil
+            relays.close(reservation.relayed)
+            closed.append(reservation.relayed)
+        }
+        for (tuple, allocation) in allocations {
+            if allocation.expiry <= now {
+                closed.append(allocation.relayed)
+                remove(tuple)
+                continue
+            }
+            var updated = allocation
+            updated.permissions = updated.permissions.filter { $0.value > now }
+            for (number, binding) in updated.channelsByNumber where binding.expiry <= now {
+                updated.channelsByNumber[number] = nil
+                updated.channelsByPeer[binding.peer] = nil
+            }
+            allocations[tuple] = updated
+        }
+        return closed
+    }
+
+    /// The client's connection is gone (TCP/TLS): its allocation goes with it (RFC 8656 §3.1).
+    public mutating func connectionClosed(_ tuple: FiveTuple) -> TransportAddress? {
+        guard let allocation = allocations[tuple] else { return nil }
+        remove(tuple)
+        return allocation.relayed
+    }
+
+    private mutating func remove(_ tuple: FiveTuple) {
+        guard let allocation = allocations.removeValue(forKey: tuple) else { return }
+        tupleByRelay[allocation.relayed] = nil
+        relays.close(allocation.relayed)
+        let remaining = allocationsPerUser[allocation.username, default: 1] - 1
+        allocationsPerUser[allocation.username] = remaining > 0 ? remaining : nil
+    }
+
+    // MARK: Responses
+
+    private mutating func permitted(_ peer: TransportAddress) -> Bool {
+        if case .denied = policy.check(peer) {
+            counters.deniedPeers += 1
+            return false
+        }
+        return true
+    }
+
+    private var softwareAttribute: [STUNAttribute] { settings.software.map { [.software($0)] } ?? [] }
+
+    private func success(_ request: RequestContext, _ attributes: [STUNAttribute]) -> [UInt8] {
+        STUNMessage(
+            type: STUNMessageType(method: request.message.type.method, messageClass: .successResponse),
+            transactionID: request.message.transactionID, attributes: attributes + softwareAttribute
+        ).encode(integrity: STUNIntegrity(key: request.key), fingerprint: request.fingerprint)
+    }
+
+    /// An error to an authenticated request carries MESSAGE-INTEGRITY (RFC 8489 §9.2.4).
+    private func failure(_ request: RequestContext, _ error: STUNErrorCode, extra: [STUNAttribute] = []) -> [UInt8] {
+        STUNMessage(
+            type: STUNMessageType(method: request.message.type.method, messageClass: .errorResponse),
+            transactionID: request.message.transactionID,
+            attributes: [.errorCode(error)] + extra + softwareAttribute
+        ).encode(integrity: STUNIntegrity(key: request.key), fingerprint: request.fingerprint)
+    }
+
+    private func errorResponse(
+        _ request: STUNMessage, _ error: STUNErrorCode, extra: [STUNAttribute] = [], fingerprint: Bool
+    ) -> [UInt8] {
+        STUNMessage(
+            type: STUNMessageType(method: request.type.method, messageClass: .errorResponse),
+            transactionID: request.transactionID, attributes: [.errorCode(error)] + extra + softwareAttribute
+        ).encode(fingerprint: fingerprint)
+    }
+}
+
+/// What the TURN core counts; the driver exports these as metrics.
+public struct TURNCounters: Sendable, Equatable {
+    public init() {}
+
+    public var bindings = 0
+    public var allocationsCreated = 0
+    public var authFailures = 0
+    public var deniedPeers = 0
+    public var quotaRejections = 0
+    public var badRequests = 0
+    public var malformed = 0
+    public var dropped = 0
+}

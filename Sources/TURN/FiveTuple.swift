@@ -1,0 +1,34 @@
+import STUN
+
+/// How a client reaches the server (RFC 8656 §2: the client-to-server transport).
+public enum ClientTransport: String, Hashable, Sendable {
+    case udp, tcp, tls
+}
+
+/// The 5-tuple that names an allocation (RFC 8656 §2): client address, server address and
+/// transport. One allocation at most per 5-tuple (§7).
+public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
+    public var client: TransportAddress
+    public var server: TransportAddress
+    public var transport: ClientTransport
+
+    public init(client: TransportAddress, server: TransportAddress, transport: ClientTransport) {
+        self.client = client
+        self.server = server
+        self.transport = transport
+    }
+
+    public var description: String { "\(transport.rawValue) \(client) → \(server)" }
+}
+
+/// The time, given to the core by its driver: monotonic for lifetimes, wall-clock seconds for
+/// what crosses machines (REST credential expiry, nonces).
+public struct Moment: Sendable {
+    public var monotonic: ContinuousClock.Instant
+    public var unixSeconds: UInt64
+
+    public init(monotonic: ContinuousClock.Instant, unixSeconds: UInt64) {
+        self.monotonic = monotonic
+        self.unixSeconds = unixSeconds
+    }
+}

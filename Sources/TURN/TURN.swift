@@ -1,1 +1,0 @@
-// The TURN allocation core (RFC 8656) goes here.

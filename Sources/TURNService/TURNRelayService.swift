@@ -1,0 +1,189 @@
+import Configuration
+import Control
+import DaemonSupport
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import STUN
+import ServiceLifecycle
+import TURN
+
+/// `stagedoor-turn`'s workload: binds the configured listeners, runs the TURN endpoint, and
+/// applies reloads (secrets, users, peer policy, limits) without dropping allocations.
+public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
+    private let endpoint: TURNEndpoint
+    private let configuration: StagedoorConfiguration
+    private let logger: Logger
+    private let ready = ReadyFlag()
+    private var lastCounters = TURNCounters()
+    private var lastTraffic = RelayTraffic()
+
+    public init(configuration: StagedoorConfiguration, logger: Logger) throws {
+        let turn = configuration.turn
+        guard let relayAddress = TransportAddress(text: turn.relay.address, port: 0) else {
+            throw TURNServiceError.badAddress(turn.relay.address)
+        }
+        self.configuration = configuration
+        self.logger = logger
+        endpoint = TURNEndpoint(
+            loop: MultiThreadedEventLoopGroup.singleton.next(), settings: Self.allocationSettings(turn),
+            policy: try Self.peerPolicy(turn), relayAddress: relayAddress,
+            relayPorts: UInt16(turn.relay.lowerBound)...UInt16(turn.relay.upperBound))
+    }
+
+    public var isReady: Bool { ready.value }
+
+    public func run() async throws {
+        var channels: [Channel] = []
+        for listener in configuration.turn.listeners {
+            guard let server = TransportAddress(text: listener.address, port: UInt16(listener.port)) else { continue }
+            switch listener.transport {
+            case .udp:
+                let channel = try await DatagramBootstrap(group: endpoint.loop)
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelInitializer { [endpoint] channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                ClientDatagramHandler(endpoint: endpoint, server: server))
+                        }
+                    }
+                    .bind(host: listener.address, port: listener.port).get()
+                try await endpoint.loop.submit { [endpoint] in endpoint.addUDPListener(channel, address: server) }.get()
+                channels.append(channel)
+            case .tcp:
+                let channel = try await ServerBootstrap(group: endpoint.loop)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { [endpoint] channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandlers(
+                                ByteToMessageHandler(StreamFramer()),
+                                ClientStreamHandler(endpoint: endpoint, transport: .tcp))
+                        }
+                    }
+                    .bind(host: listener.address, port: listener.port).get()
+                channels.append(channel)
+            default:
+                logger.error(
+                    "listener not served: this build has no TLS for TURN yet",
+                    metadata: ["listener": "\(listener.transport.rawValue) \(listener.address):\(listener.port)"])
+                continue
+            }
+            logger.info("listening", metadata: ["listener": "\(listener.transport.rawValue) \(server)"])
+        }
+        let housekeeping = endpoint.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) {
+            [endpoint] _ in
+            endpoint.expire()
+        }
+        ready.value = true
+        try? await gracefulShutdown()
+        housekeeping.cancel()
+        try await endpoint.loop.submit { [endpoint] in endpoint.shutdown() }.get()
+        for channel in channels { try? await channel.close() }
+    }
+
+    public func statusDetails() async -> JSONValue {
+        guard let snapshot = try? await endpoint.loop.submit({ [endpoint] in endpoint.snapshot() }).get() else {
+            return .null
+        }
+        record(snapshot)
+        return [
+            "allocations": JSONValue(snapshot.allocations),
+            "allocations_by_transport": .object(
+                Dictionary(uniqueKeysWithValues: snapshot.byTransport.map { ($0.key.rawValue, JSONValue($0.value)) })),
+            "users": JSONValue(snapshot.users),
+            "relay_sockets": JSONValue(snapshot.relaySockets),
+            "counters": [
+                "bindings": JSONValue(snapshot.counters.bindings),
+                "allocations_created": JSONValue(snapshot.counters.allocationsCreated),
+                "auth_failures": JSONValue(snapshot.counters.authFailures),
+                "denied_peers": JSONValue(snapshot.counters.deniedPeers),
+                "quota_rejections": JSONValue(snapshot.counters.quotaRejections),
+                "bad_requests": JSONValue(snapshot.counters.badRequests),
+                "malformed": JSONValue(snapshot.counters.malformed),
+                "packets_to_peers": JSONValue(snapshot.traffic.toPeers.packets),
+                "bytes_to_peers": JSONValue(snapshot.traffic.toPeers.bytes),
+                "packets_to_clients": JSONValue(snapshot.traffic.toClients.packets),
+                "bytes_to_clients": JSONValue(snapshot.traffic.toClients.bytes),
+                "dropped": JSONValue(snapshot.traffic.dropped + snapshot.counters.dropped),
+            ],
+        ]
+    }
+
+    /// Mirrors the core's counters into swift-metrics (the `metrics` method's Prometheus text).
+    private func record(_ snapshot: TURNEndpoint.Snapshot) {
+        let counters = snapshot.counters
+        let pairs: [(String, Int, Int)] = [
+            ("stagedoor_turn_allocations_created_total", counters.allocationsCreated, lastCounters.allocationsCreated),
+            ("stagedoor_turn_auth_failures_total", counters.authFailures, lastCounters.authFailures),
+            ("stagedoor_turn_denied_peers_total", counters.deniedPeers, lastCounters.deniedPeers),
+            ("stagedoor_turn_relayed_packets_total", snapshot.traffic.toPeers.packets + snapshot.traffic.toClients.packets,
+             lastTraffic.toPeers.packets + lastTraffic.toClients.packets),
+        ]
+        for (label, now, before) in pairs where now > before {
+            Counter(label: label).increment(by: now - before)
+        }
+        Gauge(label: "stagedoor_turn_allocations").record(snapshot.allocations)
+        lastCounters = counters
+        lastTraffic = snapshot.traffic
+    }
+
+    public func apply(_ configuration: StagedoorConfiguration) async throws {
+        let settings = Self.allocationSettings(configuration.turn)
+        let policy = try Self.peerPolicy(configuration.turn)
+        try await endpoint.loop.submit { [endpoint] in endpoint.update(settings: settings, policy: policy) }.get()
+        if configuration.turn.listeners != self.configuration.turn.listeners
+            || configuration.turn.relay != self.configuration.turn.relay
+        {
+            logger.warning("listener and relay changes take effect when stagedoor-turn restarts")
+        }
+    }
+
+    static func allocationSettings(_ turn: Configuration.TURNSettings) -> AllocationSettings {
+        var settings = AllocationSettings(realm: turn.realm, restSecrets: turn.secrets)
+        for user in turn.users { settings.addUser(user.name, password: user.password) }
+        settings.externalAddress = turn.externalAddress.flatMap { TransportAddress(text: $0, port: 0) }
+        settings.maximumAllocationsPerUser = turn.limits.allocationsPerUser
+        settings.maximumAllocations = turn.limits.allocations
+        settings.maximumPermissionsPerAllocation = turn.limits.permissionsPerAllocation
+        settings.maximumLifetime = UInt32(turn.limits.maximumLifetimeSeconds)
+        return settings
+    }
+
+    /// The peer policy; a range the policy cannot parse is an error, never silently dropped
+    /// (a dropped deny entry would fail open).
+    static func peerPolicy(_ turn: Configuration.TURNSettings) throws -> PeerPolicy {
+        func ranges(_ texts: [String]) throws -> [AddressRange] {
+            try texts.map { text in
+                guard let range = AddressRange(cidr: text) else { throw TURNServiceError.badRange(text) }
+                return range
+            }
+        }
+        var own = turn.listeners.compactMap { TransportAddress(text: $0.address, port: UInt16($0.port)) }
+        own += [TransportAddress(text: turn.relay.address, port: 0)].compactMap { $0 }
+        own += [turn.externalAddress.flatMap { TransportAddress(text: $0, port: 0) }].compactMap { $0 }
+        return PeerPolicy(allow: try ranges(turn.allowPeers), deny: try ranges(turn.denyPeers), serverAddresses: own)
+    }
+}
+
+enum TURNServiceError: Error, CustomStringConvertible {
+    case badAddress(String)
+    case badRange(String)
+    var description: String {
+        switch self {
+        case .badAddress(let text): "not an IP address: \(text)"
+        case .badRange(let text): "not a CIDR range the peer policy accepts: \(text)"
+        }
+    }
+}
+
+/// A flag read from any task; set once the listeners are bound.
+final class ReadyFlag: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var flag = false
+    var value: Bool {
+        get { lock.withLock { flag } }
+        set { lock.withLock { flag = newValue } }
+    }
+}

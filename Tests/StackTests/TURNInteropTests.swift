@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// stagedoor-turn against coturn's own clients (Debian package `coturn`): allocations,
+/// channels and Send indications over UDP and TCP, static and REST credentials, a denied
+/// peer, and a wrong password — with the next client still served.
+@Suite(.serialized)
+struct TURNInteropTests {
+    static let turnPort = 34_780
+    static let peerPort = 34_790
+    static let secret = "interop-test-secret-0123456789"
+
+    /// The stack with TURN on loopback ports of its own and the loopback peer explicitly allowed.
+    static func makeStack(allowLoopbackPeer: Bool = true) throws -> StackHarness {
+        let stack = try StackHarness()
+        var text = try String(contentsOfFile: stack.configPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "port: 3478", with: "port: \(turnPort)")
+        text = text.replacingOccurrences(of: "port_min: 30000", with: "port_min: 35000")
+        text = text.replacingOccurrences(of: "port_max: 39999", with: "port_max: 35099")
+        text = text.replacingOccurrences(of: "      - development-only-secret-change-me", with: "      - \(secret)")
+        text = text.replacingOccurrences(
+            of: "    users: []", with: "    users:\n      - {name: alice, password: wonderland-42}")
+        if allowLoopbackPeer {
+            // The peer sits on 127.0.0.2: the server's own address (127.0.0.1) stays denied
+            // even when allowed, so the allow list can never reach the box itself.
+            text = text.replacingOccurrences(of: "    allow: []", with: "    allow: [127.0.0.2/32]")
+        }
+        try text.write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        let started = try stack.cli(["start"])
+        try #require(started.status == 0, "start: \(started.output) \(started.errors)")
+        return stack
+    }
+
+    /// coturn's UDP echo peer, stopped when the returned process is terminated.
+    static func startPeer() throws -> Process {
+        let peer = Process()
+        peer.executableURL = URL(fileURLWithPath: "/usr/bin/turnutils_peer")
+        peer.arguments = ["-L", "127.0.0.2", "-p", "\(peerPort)"]
+        peer.standardOutput = FileHandle.nullDevice
+        peer.standardError = FileHandle.nullDevice
+        try peer.run()
+        usleep(200_000)
+        return peer
+    }
+
+    struct ClientRun {
+        var status: Int32
+        var output: String
+        var lost: Int?
+        var sent: Int?
+        var received: Int?
+    }
+
+    /// Runs turnutils_uclient (bounded: a fixed message count and a timeout).
+    static func client(_ flags: [String]) throws -> ClientRun {
+        let arguments = flags + ["-e", "127.0.0.2", "-r", "\(peerPort)", "-p", "\(turnPort)", "-n", "40", "-l", "172",
+            "-z", "5", "127.0.0.1"]
+        let result = try StackHarness.run("/usr/bin/turnutils_uclient", arguments, timeout: 60)
+        let text = result.output + result.errors
+        /// The number after the last occurrence of `marker` (uclient prints running totals).
+        func number(after marker: String) -> Int? {
+            guard let range = text.range(of: marker, options: .backwards) else { return nil }
+            return Int(text[range.upperBound...].prefix { $0.isNumber })
+        }
+        return ClientRun(
+            status: result.status, output: text, lost: number(after: "Total lost packets "),
+            sent: number(after: "tot_send_msgs="), received: number(after: "tot_recv_msgs="))
+    }
+
+    static func turnCounter(_ stack: StackHarness, _ name: String) throws -> Int? {
+        let answer = try ControlSocketTests.exchange(
+            stack.runtimeDirectory + "/turn.sock", [#"{"jsonrpc":"2.0","id":1,"method":"status"}"#])
+        let details = (answer.first?["result"] as? [String: Any])?["details"] as? [String: Any]
+        return (details?["counters"] as? [String: Any])?[name] as? Int
+    }
+
+    @Test(arguments: [
+        ["-u", "alice", "-w", "wonderland-42"],  // static user, UDP, channels
+        ["-u", "alice", "-w", "wonderland-42", "-s"],  // Send/Data indications
+        ["-u", "alice", "-w", "wonderland-42", "-t"],  // TCP
+        ["-u", "alice", "-w", "wonderland-42", "-t", "-s"],
+        ["-W", secret, "-u", "panel-7"],  // TURN REST API credentials
+        ["-W", secret, "-u", "panel-7", "-t"],
+    ])
+    func coturnClientRelaysWithoutLoss(_ flags: [String]) throws {
+        let stack = try Self.makeStack()
+        let peer = try Self.startPeer()
+        defer { peer.terminate() }
+        let run = try Self.client(flags)
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.lost == 0, "\(run.output)")
+        // Every message the client sent came back from the echo peer through the relay.
+        #expect((run.sent ?? 0) >= 40 && run.received == run.sent, "\(run.output)")
+        #expect(try Self.turnCounter(stack, "allocations_created").map { $0 >= 1 } == true)
+        #expect(try Self.turnCounter(stack, "packets_to_peers").map { $0 > 0 } == true)
+        #expect(try stack.cli(["stop"]).status == 0)
+    }
+
+    @Test func wrongPasswordIsRefusedAndTheNextClientServed() throws {
+        let stack = try Self.makeStack()
+        let peer = try Self.startPeer()
+        defer { peer.terminate() }
+        let bad = try Self.client(["-u", "alice", "-w", "not-the-password"])
+        #expect(bad.status != 0, "\(bad.output)")
+        #expect((bad.received ?? 0) == 0)
+        #expect(try Self.turnCounter(stack, "auth_failures").map { $0 >= 1 } == true)
+        let good = try Self.client(["-u", "alice", "-w", "wonderland-42"])
+        #expect(good.status == 0 && good.lost == 0 && good.received == good.sent, "\(good.output)")
+        #expect(try stack.status().state("turn") == "running")
+        #expect(try stack.cli(["stop"]).status == 0)
+    }
+
+    @Test func loopbackPeerIsDeniedByDefault() throws {
+        let stack = try Self.makeStack(allowLoopbackPeer: false)
+        let peer = try Self.startPeer()
+        defer { peer.terminate() }
+        let run = try Self.client(["-u", "alice", "-w", "wonderland-42"])
+        #expect(run.status != 0 && (run.received ?? 0) == 0, "relayed to loopback: \(run.output)")
+        #expect(try Self.turnCounter(stack, "denied_peers").map { $0 >= 1 } == true)
+        #expect(try Self.turnCounter(stack, "packets_to_peers") == 0)
+        #expect(try stack.cli(["stop"]).status == 0)
+    }
+}
