@@ -266,6 +266,21 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         return max(settings.defaultLifetime, min(requested, settings.maximumLifetime))
     }
 
+    /// A peer address as it goes on the wire: a relayed address this server advertised under
+    /// its external address is reached at its bound address (no hairpin through the NAT).
+    private func localRelay(for peer: TransportAddress) -> TransportAddress {
+        guard let external = settings.externalAddress, external.address == peer.address,
+            let bound = tupleByRelay.keys.first(where: { $0.port == peer.port && $0.family == peer.family })
+        else { return peer }
+        return bound
+    }
+
+    /// A datagram's source as clients know it: one of this server's relayed addresses is
+    /// known by its advertised form.
+    private func clientView(of source: TransportAddress) -> TransportAddress {
+        tupleByRelay[source] != nil ? advertised(source) : source
+    }
+
     private func advertised(_ relayed: TransportAddress) -> TransportAddress {
         guard let external = settings.externalAddress, external.family == relayed.family else { return relayed }
         return TransportAddress(bytes: external.address, port: relayed.port) ?? relayed
@@ -353,7 +368,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             counters.dropped += 1
             return .ignore
         }
-        return .relay(from: allocation.relayed, to: peer, payload: payload)
+        return .relay(from: allocation.relayed, to: localRelay(for: peer), payload: payload)
     }
 
     // MARK: Data path
@@ -366,20 +381,22 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         guard let allocation = allocations[tuple], let binding = allocation.channelsByNumber[channel],
             binding.expiry > now, allocation.hasPermission(for: binding.peer, now: now)
         else { return nil }
-        return (allocation.relayed, binding.peer)
+        return (allocation.relayed, settings.externalAddress == nil ? binding.peer : localRelay(for: binding.peer))
     }
 
     /// How a datagram from a peer reaches the client (RFC 8656 §11.3, §12.6).
     public enum PeerRoute: Sendable, Equatable {
         case channel(UInt16, to: FiveTuple)
-        case dataIndication(to: FiveTuple)
+        /// `peer` is the source as the client knows it (its XOR-PEER-ADDRESS).
+        case dataIndication(to: FiveTuple, peer: TransportAddress)
         /// No allocation, or no permission for that peer: silently dropped.
         case drop
     }
 
-    public func routePeerData(to relayed: TransportAddress, from peer: TransportAddress, now: ContinuousClock.Instant)
+    public func routePeerData(to relayed: TransportAddress, from source: TransportAddress, now: ContinuousClock.Instant)
         -> PeerRoute
     {
+        let peer = settings.externalAddress == nil ? source : clientView(of: source)
         guard let tuple = tupleByRelay[relayed], let allocation = allocations[tuple],
             allocation.hasPermission(for: peer, now: now)
         else { return .drop }
@@ -388,7 +405,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         {
             return .channel(channel, to: tuple)
         }
-        return .dataIndication(to: tuple)
+        return .dataIndication(to: tuple, peer: peer)
     }
 
     /// A Data indication carrying `payload` from `peer` (RFC 8656 §11.3).
@@ -445,6 +462,10 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     // MARK: Responses
 
     private mutating func permitted(_ peer: TransportAddress) -> Bool {
+        // Relay to relay: two clients of this server that both use relayed candidates (both
+        // behind symmetric NATs) talk through two allocations here. Only live relayed
+        // addresses pass, not the server's other ports.
+        if tupleByRelay[localRelay(for: peer)] != nil { return true }
         if case .denied = policy.check(peer) {
             counters.deniedPeers += 1
             return false

@@ -99,7 +99,7 @@ final class TURNEndpoint: @unchecked Sendable {
             frame.writeRepeatingByte(0, count: padding)
             traffic.toClients.count(payload.readableBytes)
             send(frame, to: tuple)
-        case .dataIndication(let tuple):
+        case .dataIndication(let tuple, let peer):
             traffic.toClients.count(payload.readableBytes)
             send(ByteBuffer(bytes: core.dataIndication(from: peer, payload: Array(payload.readableBytesView))), to: tuple)
         case .drop:

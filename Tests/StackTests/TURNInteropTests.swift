@@ -85,6 +85,9 @@ struct TURNInteropTests {
         ["-u", "alice", "-w", "wonderland-42", "-t", "-s"],
         ["-W", secret, "-u", "panel-7"],  // TURN REST API credentials
         ["-W", secret, "-u", "panel-7", "-t"],
+        // Client to client: both relayed, so traffic goes relay → relay inside this server.
+        ["-u", "alice", "-w", "wonderland-42", "-y"],
+        ["-u", "alice", "-w", "wonderland-42", "-y", "-t"],
     ])
     func coturnClientRelaysWithoutLoss(_ flags: [String]) throws {
         let stack = try Self.makeStack()
