@@ -128,3 +128,47 @@ struct TURNInteropTests {
         #expect(try stack.cli(["stop"]).status == 0)
     }
 }
+
+extension TURNInteropTests {
+    /// A reload that rotates the REST secret keeps live allocations (their keys are kept) while
+    /// new clients need the new secret.
+    @Test func reloadRotatesSecretsWithoutDroppingAllocations() throws {
+        let stack = try Self.makeStack()
+        let peer = try Self.startPeer()
+        defer { peer.terminate() }
+        // A client that runs for about 4 s on the old secret…
+        let arguments = ["-W", Self.secret, "-u", "long-call", "-e", "127.0.0.2", "-r", "\(Self.peerPort)",
+            "-p", "\(Self.turnPort)", "-n", "200", "-z", "20", "-l", "172", "127.0.0.1"]
+        let longCall = Process()
+        longCall.executableURL = URL(fileURLWithPath: "/usr/bin/turnutils_uclient")
+        longCall.arguments = arguments
+        let output = Pipe()
+        longCall.standardOutput = output
+        longCall.standardError = output
+        try longCall.run()
+        usleep(1_500_000)
+        #expect(try Self.turnCounter(stack, "allocations_created").map { $0 >= 1 } == true)
+
+        // …while the secret is replaced and the configuration reloaded.
+        let newSecret = "rotated-secret-abcdefghijklmnop"
+        let text = try String(contentsOfFile: stack.configPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "      - \(Self.secret)", with: "      - \(newSecret)")
+            .write(toFile: stack.configPath, atomically: true, encoding: .utf8)
+        let reload = try stack.cli(["reload"])
+        #expect(reload.status == 0, "\(reload.errors)")
+
+        let deadline = Date().addingTimeInterval(30)
+        while longCall.isRunning, Date() < deadline { usleep(50_000) }
+        #expect(!longCall.isRunning)
+        let transcript = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(longCall.terminationStatus == 0, "\(transcript)")
+        #expect(transcript.contains("Total lost packets 0 "), "\(transcript)")
+
+        // The old secret no longer opens allocations; the new one does.
+        #expect(try Self.client(["-W", Self.secret, "-u", "late"]).status != 0)
+        let fresh = try Self.client(["-W", newSecret, "-u", "late"])
+        #expect(fresh.status == 0 && fresh.lost == 0 && fresh.received == fresh.sent, "\(fresh.output)")
+        #expect(try stack.status().restarts("turn") == 0)
+        #expect(try stack.cli(["stop"]).status == 0)
+    }
+}
