@@ -194,6 +194,13 @@ private struct DocumentReader {
                 "permissions_per_allocation", default: settings.limits.permissionsPerAllocation, in: 1...10_000)
             settings.limits.maximumLifetimeSeconds = limits.integer(
                 "max_lifetime_s", default: settings.limits.maximumLifetimeSeconds, in: 600...86_400)
+            settings.limits.bandwidthPerAllocationKbps = limits.integer(
+                "bandwidth_per_allocation_kbps", default: settings.limits.bandwidthPerAllocationKbps,
+                in: 0...10_000_000)
+            settings.limits.bandwidthTotalMbps = limits.integer(
+                "bandwidth_total_mbps", default: settings.limits.bandwidthTotalMbps, in: 0...1_000_000)
+            settings.limits.unauthenticatedPerSecond = limits.integer(
+                "unauthenticated_per_second", default: settings.limits.unauthenticatedPerSecond, in: 0...1_000_000)
             limits.finish()
         }
         reader.finish()

@@ -132,6 +132,13 @@ public struct TURNLimits: Sendable, Equatable {
     public var permissionsPerAllocation = 64
     /// The longest LIFETIME granted, in seconds.
     public var maximumLifetimeSeconds = 3_600
+    /// Relayed kbit/s per allocation, both directions; 0 is unlimited. 4 Mbit/s carries any
+    /// audio and most video, and keeps one credential from flooding the LAN.
+    public var bandwidthPerAllocationKbps = 4_000
+    /// Relayed Mbit/s over all allocations; 0 is unlimited.
+    public var bandwidthTotalMbps = 0
+    /// Requests per second one source IP may send without an allocation; 0 is unlimited.
+    public var unauthenticatedPerSecond = 50
 
     public init() {}
 }

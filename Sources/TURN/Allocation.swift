@@ -17,6 +17,8 @@ public struct Allocation: Sendable {
     /// The last Allocate transaction, to answer a UDP retransmission with the same success (§7.2).
     var allocateTransaction: TransactionID
     var allocateResponse: [UInt8]
+    /// Relayed bytes per second, both directions (`bandwidthPerAllocation`).
+    var bandwidth: TokenBucket
 
     public var permissionCount: Int { permissions.count }
     public var channelCount: Int { channelsByNumber.count }

@@ -3,8 +3,8 @@ import STUN
 /// The TURN server's protocol logic (RFC 8656 over RFC 8489), pure: messages and time in,
 /// responses and routing decisions out. The driver owns the sockets and the clock.
 public struct AllocationServer<Relays: RelayAddressProvider> {
-    public var settings: AllocationSettings
-    public var policy: PeerPolicy
+    public private(set) var settings: AllocationSettings
+    public private(set) var policy: PeerPolicy
     public private(set) var relays: Relays
     public private(set) var counters = TURNCounters()
     private var nonces: NonceIssuer
@@ -13,6 +13,11 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     private var allocationsPerUser: [String: Int] = [:]
     /// Ports held for a later Allocate with RESERVATION-TOKEN (RFC 8656 §7.2), by token.
     private var reservations: [[UInt8]: (relayed: TransportAddress, expiry: ContinuousClock.Instant)] = [:]
+    /// The whole server's relayed bytes per second (`bandwidthTotal`).
+    private var totalBandwidth: TokenBucket
+    /// Unauthenticated requests per source IP; bounded in size, emptied as entries go idle.
+    private var sources: [[UInt8]: TokenBucket] = [:]
+    static var maximumTrackedSources: Int { 65_536 }
     /// How long a reserved port is held (RFC 8656 §7.2 suggests about 30 seconds).
     static var reservationLifetime: Duration { .seconds(30) }
 
@@ -24,6 +29,37 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         self.policy = policy
         self.nonces = nonces
         self.relays = relays
+        self.totalBandwidth = Self.bucket(bytesPerSecond: settings.bandwidthTotal)
+    }
+
+    /// One second's worth of burst.
+    static func bucket(bytesPerSecond: Int) -> TokenBucket {
+        TokenBucket(rate: Double(bytesPerSecond), burst: Double(bytesPerSecond))
+    }
+
+    /// Applies new settings; live allocations keep their keys and lifetimes.
+    public mutating func update(settings: AllocationSettings, policy: PeerPolicy) {
+        if settings.bandwidthTotal != self.settings.bandwidthTotal {
+            totalBandwidth = Self.bucket(bytesPerSecond: settings.bandwidthTotal)
+        }
+        if settings.bandwidthPerAllocation != self.settings.bandwidthPerAllocation {
+            for tuple in allocations.keys {
+                allocations[tuple]?.bandwidth = Self.bucket(bytesPerSecond: settings.bandwidthPerAllocation)
+            }
+        }
+        self.settings = settings
+        self.policy = policy
+    }
+
+    /// Whether `bytes` more may be relayed for this allocation now.
+    private mutating func admit(_ bytes: Int, tuple: FiveTuple, now: ContinuousClock.Instant) -> Bool {
+        guard allocations[tuple]?.bandwidth.take(Double(bytes), now: now) ?? false,
+            totalBandwidth.take(Double(bytes), now: now)
+        else {
+            counters.overBandwidth += 1
+            return false
+        }
+        return true
     }
 
     /// What to do after a STUN message from a client.
@@ -93,6 +129,10 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             counters.badRequests += 1
             return .respond(errorResponse(message, .badRequest, fingerprint: fingerprint))
         }
+        if allocations[tuple] == nil, !admitUnauthenticated(from: tuple.client, now: now.monotonic) {
+            counters.rateLimited += 1
+            return .ignore
+        }
         switch authenticate(parsed, from: tuple, now: now) {
         case .rejected(let response):
             return .respond(response)
@@ -115,6 +155,18 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         var key: [UInt8]
         var fingerprint: Bool
         var now: Moment
+    }
+
+    /// Charges one request to its source IP's budget (only requests without an allocation).
+    private mutating func admitUnauthenticated(from client: TransportAddress, now: ContinuousClock.Instant) -> Bool {
+        let rate = settings.unauthenticatedRequestsPerSecond
+        guard rate > 0 else { return true }
+        if sources[client.address] == nil {
+            // Bounded: a flood of spoofed sources cannot grow this without limit.
+            if sources.count >= Self.maximumTrackedSources { return false }
+            sources[client.address] = TokenBucket(rate: Double(rate), burst: Double(rate * 2))
+        }
+        return sources[client.address]!.take(1, now: now)
     }
 
     // MARK: Authentication (RFC 8489 §9.2.4)
@@ -252,7 +304,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         allocations[request.tuple] = Allocation(
             fiveTuple: request.tuple, relayed: relayed, username: request.username, key: request.key,
             expiry: request.now.monotonic + .seconds(Int64(lifetime)), allocateTransaction: message.transactionID,
-            allocateResponse: response)
+            allocateResponse: response, bandwidth: Self.bucket(bytesPerSecond: settings.bandwidthPerAllocation))
         tupleByRelay[relayed] = request.tuple
         allocationsPerUser[request.username, default: 0] += 1
         counters.allocationsCreated += 1
@@ -368,6 +420,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             counters.dropped += 1
             return .ignore
         }
+        guard admit(payload.count, tuple: tuple, now: now.monotonic) else { return .ignore }
         return .relay(from: allocation.relayed, to: localRelay(for: peer), payload: payload)
     }
 
@@ -375,11 +428,12 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     /// ChannelData from a client (RFC 8656 §12.5): where its payload goes, or nil to drop it.
     /// Looks up and allocates nothing.
-    public func routeChannelData(channel: UInt16, from tuple: FiveTuple, now: ContinuousClock.Instant)
-        -> (relayed: TransportAddress, peer: TransportAddress)?
-    {
+    public mutating func routeChannelData(
+        channel: UInt16, length: Int, from tuple: FiveTuple, now: ContinuousClock.Instant
+    ) -> (relayed: TransportAddress, peer: TransportAddress)? {
         guard let allocation = allocations[tuple], let binding = allocation.channelsByNumber[channel],
-            binding.expiry > now, allocation.hasPermission(for: binding.peer, now: now)
+            binding.expiry > now, allocation.hasPermission(for: binding.peer, now: now),
+            admit(length, tuple: tuple, now: now)
         else { return nil }
         return (allocation.relayed, settings.externalAddress == nil ? binding.peer : localRelay(for: binding.peer))
     }
@@ -393,12 +447,12 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         case drop
     }
 
-    public func routePeerData(to relayed: TransportAddress, from source: TransportAddress, now: ContinuousClock.Instant)
-        -> PeerRoute
-    {
+    public mutating func routePeerData(
+        to relayed: TransportAddress, from source: TransportAddress, length: Int, now: ContinuousClock.Instant
+    ) -> PeerRoute {
         let peer = settings.externalAddress == nil ? source : clientView(of: source)
         guard let tuple = tupleByRelay[relayed], let allocation = allocations[tuple],
-            allocation.hasPermission(for: peer, now: now)
+            allocation.hasPermission(for: peer, now: now), admit(length, tuple: tuple, now: now)
         else { return .drop }
         if let channel = allocation.channelsByPeer[peer], let binding = allocation.channelsByNumber[channel],
             binding.expiry > now
@@ -422,6 +476,11 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// whose sockets the driver must close.
     public mutating func expire(now: ContinuousClock.Instant) -> [TransportAddress] {
         var closed: [TransportAddress] = []
+        // A source is forgotten once it has been quiet long enough for its bucket to refill.
+        sources = sources.filter { _, bucket in
+            var probe = bucket
+            return !probe.take(probe.burst, now: now)
+        }
         for (token, reservation) in reservations where reservation.expiry <= now {
             reservations[token] = nil
             relays.close(reservation.relayed)
@@ -513,4 +572,8 @@ public struct TURNCounters: Sendable, Equatable {
     public var badRequests = 0
     public var malformed = 0
     public var dropped = 0
+    /// Requests dropped by the per-source unauthenticated budget.
+    public var rateLimited = 0
+    /// Datagrams dropped by a bandwidth limit.
+    public var overBandwidth = 0
 }

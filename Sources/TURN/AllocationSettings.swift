@@ -22,6 +22,13 @@ public struct AllocationSettings: Sendable {
     public var maximumAllocationsPerUser: Int = 10
     public var maximumAllocations: Int = 10_000
     public var maximumPermissionsPerAllocation: Int = 64
+    /// Relayed bytes per second per allocation, both directions together; 0 is unlimited.
+    public var bandwidthPerAllocation: Int = 0
+    /// Relayed bytes per second over all allocations; 0 is unlimited.
+    public var bandwidthTotal: Int = 0
+    /// Requests per second one source IP may make without an allocation (each may cost an
+    /// HMAC per secret); a burst of twice that. 0 is unlimited.
+    public var unauthenticatedRequestsPerSecond: Int = 50
     /// Sent as SOFTWARE; off by default so the server does not advertise its version.
     public var software: String?
 

@@ -61,7 +61,7 @@ final class TURNEndpoint: @unchecked Sendable {
                     first, buffer.getInteger(at: start + 1)!, buffer.getInteger(at: start + 2)!,
                     buffer.getInteger(at: start + 3)!),
                 header.length <= buffer.readableBytes - ChannelData.headerLength,
-                let route = core.routeChannelData(channel: header.channel, from: tuple, now: .now)
+                let route = core.routeChannelData(channel: header.channel, length: header.length, from: tuple, now: .now)
             else {
                 traffic.dropped += 1
                 return
@@ -88,7 +88,7 @@ final class TURNEndpoint: @unchecked Sendable {
     func peerDatagram(_ payload: ByteBuffer, from peerAddress: SocketAddress, to relayed: TransportAddress) {
         loop.preconditionInEventLoop()
         guard let peer = TransportAddress(peerAddress) else { return }
-        switch core.routePeerData(to: relayed, from: peer, now: .now) {
+        switch core.routePeerData(to: relayed, from: peer, length: payload.readableBytes, now: .now) {
         case .channel(let number, let tuple):
             let padding = tuple.transport == .udp ? 0 : ChannelData.streamPadding(forLength: payload.readableBytes)
             var frame = ByteBufferAllocator().buffer(capacity: ChannelData.headerLength + payload.readableBytes + padding)
@@ -126,8 +126,7 @@ final class TURNEndpoint: @unchecked Sendable {
 
     func update(settings: AllocationSettings, policy: PeerPolicy) {
         loop.preconditionInEventLoop()
-        core.settings = settings
-        core.policy = policy
+        core.update(settings: settings, policy: policy)
     }
 
     struct Snapshot: Sendable {

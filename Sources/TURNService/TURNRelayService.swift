@@ -102,6 +102,8 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
                 "quota_rejections": JSONValue(snapshot.counters.quotaRejections),
                 "bad_requests": JSONValue(snapshot.counters.badRequests),
                 "malformed": JSONValue(snapshot.counters.malformed),
+                "rate_limited": JSONValue(snapshot.counters.rateLimited),
+                "over_bandwidth": JSONValue(snapshot.counters.overBandwidth),
                 "packets_to_peers": JSONValue(snapshot.traffic.toPeers.packets),
                 "bytes_to_peers": JSONValue(snapshot.traffic.toPeers.bytes),
                 "packets_to_clients": JSONValue(snapshot.traffic.toClients.packets),
@@ -148,6 +150,9 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         settings.maximumAllocations = turn.limits.allocations
         settings.maximumPermissionsPerAllocation = turn.limits.permissionsPerAllocation
         settings.maximumLifetime = UInt32(turn.limits.maximumLifetimeSeconds)
+        settings.bandwidthPerAllocation = turn.limits.bandwidthPerAllocationKbps * 1_000 / 8
+        settings.bandwidthTotal = turn.limits.bandwidthTotalMbps * 1_000_000 / 8
+        settings.unauthenticatedRequestsPerSecond = turn.limits.unauthenticatedPerSecond
         return settings
     }
 

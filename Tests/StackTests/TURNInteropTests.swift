@@ -15,7 +15,7 @@ struct TURNInteropTests {
     static let secret = "interop-test-secret-0123456789"
 
     /// The stack with TURN on loopback ports of its own and the loopback peer explicitly allowed.
-    static func makeStack(allowLoopbackPeer: Bool = true) throws -> StackHarness {
+    static func makeStack(allowLoopbackPeer: Bool = true, limits: [String: Int] = [:]) throws -> StackHarness {
         let stack = try StackHarness()
         var text = try String(contentsOfFile: stack.configPath, encoding: .utf8)
         text = text.replacingOccurrences(of: "port: 3478", with: "port: \(turnPort)")
@@ -28,6 +28,12 @@ struct TURNInteropTests {
             // The peer sits on 127.0.0.2: the server's own address (127.0.0.1) stays denied
             // even when allowed, so the allow list can never reach the box itself.
             text = text.replacingOccurrences(of: "    allow: []", with: "    allow: [127.0.0.2/32]")
+        }
+        for (key, value) in limits {
+            guard let range = text.range(of: "    \(key): [0-9]+", options: .regularExpression) else {
+                throw HarnessError("no turn.limits key \(key) in the template")
+            }
+            text.replaceSubrange(range, with: "    \(key): \(value)")
         }
         try text.write(toFile: stack.configPath, atomically: true, encoding: .utf8)
         let started = try stack.cli(["start"])
@@ -169,6 +175,31 @@ extension TURNInteropTests {
         let fresh = try Self.client(["-W", newSecret, "-u", "late"])
         #expect(fresh.status == 0 && fresh.lost == 0 && fresh.received == fresh.sent, "\(fresh.output)")
         #expect(try stack.status().restarts("turn") == 0)
+        #expect(try stack.cli(["stop"]).status == 0)
+    }
+}
+
+extension TURNInteropTests {
+    /// 64 kbit/s per allocation cannot carry ~34 kB/s: datagrams are dropped and counted.
+    @Test func bandwidthLimitDropsTheExcess() throws {
+        let stack = try Self.makeStack(limits: ["bandwidth_per_allocation_kbps": 64])
+        let peer = try Self.startPeer()
+        defer { peer.terminate() }
+        let run = try Self.client(["-u", "alice", "-w", "wonderland-42"])
+        #expect((run.lost ?? 0) > 0, "nothing was limited: \(run.output)")
+        #expect(try Self.turnCounter(stack, "over_bandwidth").map { $0 > 0 } == true)
+        #expect(try stack.cli(["stop"]).status == 0)
+    }
+
+    /// One unauthenticated request per second per source: ten clients at once from one address
+    /// are mostly turned away, silently, and counted.
+    @Test func unauthenticatedRequestsAreRateLimitedPerSource() throws {
+        let stack = try Self.makeStack(limits: ["unauthenticated_per_second": 1])
+        let peer = try Self.startPeer()
+        defer { peer.terminate() }
+        _ = try Self.client(["-u", "alice", "-w", "wonderland-42", "-m", "10"])
+        #expect(try Self.turnCounter(stack, "rate_limited").map { $0 > 0 } == true)
+        #expect(try stack.status().state("turn") == "running")
         #expect(try stack.cli(["stop"]).status == 0)
     }
 }
