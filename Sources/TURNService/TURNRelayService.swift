@@ -6,6 +6,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import STUN
 import ServiceLifecycle
 import TURN
@@ -17,6 +18,8 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
     private let configuration: StagedoorConfiguration
     private let logger: Logger
     private let ready = ReadyFlag()
+    /// The TLS context new `turns:` connections use; replaced when a reload brings new certificates.
+    private let tls: TLSContextBox
     private var lastCounters = TURNCounters()
     private var lastTraffic = RelayTraffic()
 
@@ -27,6 +30,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         }
         self.configuration = configuration
         self.logger = logger
+        tls = TLSContextBox(try Self.tlsContext(turn))
         endpoint = TURNEndpoint(
             loop: MultiThreadedEventLoopGroup.singleton.next(), settings: Self.allocationSettings(turn),
             policy: try Self.peerPolicy(turn), relayAddress: relayAddress,
@@ -64,11 +68,22 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
                     }
                     .bind(host: listener.address, port: listener.port).get()
                 channels.append(channel)
-            default:
-                logger.error(
-                    "listener not served: this build has no TLS for TURN yet",
-                    metadata: ["listener": "\(listener.transport.rawValue) \(listener.address):\(listener.port)"])
-                continue
+            case .tls:
+                let channel = try await ServerBootstrap(group: endpoint.loop)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { [endpoint, tls] channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            guard let context = tls.context else { throw TURNServiceError.noCertificate }
+                            try channel.pipeline.syncOperations.addHandlers(
+                                NIOSSLServerHandler(context: context),
+                                ByteToMessageHandler(StreamFramer()),
+                                ClientStreamHandler(endpoint: endpoint, transport: .tls))
+                        }
+                    }
+                    .bind(host: listener.address, port: listener.port).get()
+                channels.append(channel)
+            case .ws, .wss:
+                continue  // not offered for TURN; the configuration refuses them
             }
             logger.info("listening", metadata: ["listener": "\(listener.transport.rawValue) \(server)"])
         }
@@ -134,12 +149,27 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
     public func apply(_ configuration: StagedoorConfiguration) async throws {
         let settings = Self.allocationSettings(configuration.turn)
         let policy = try Self.peerPolicy(configuration.turn)
+        let context = try Self.tlsContext(configuration.turn)
         try await endpoint.loop.submit { [endpoint] in endpoint.update(settings: settings, policy: policy) }.get()
+        tls.context = context
         if configuration.turn.listeners != self.configuration.turn.listeners
             || configuration.turn.relay != self.configuration.turn.relay
         {
             logger.warning("listener and relay changes take effect when stagedoor-turn restarts")
         }
+    }
+
+    /// The server context for `turns:` listeners (TLS 1.2 and up), from the first TLS
+    /// listener's certificate and key; nil when there is no TLS listener.
+    static func tlsContext(_ turn: Configuration.TURNSettings) throws -> NIOSSLContext? {
+        guard let listener = turn.listeners.first(where: { $0.transport == .tls }),
+            let certificatePath = listener.certificate, let keyPath = listener.privateKey
+        else { return nil }
+        let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        return try NIOSSLContext(configuration: configuration)
     }
 
     static func allocationSettings(_ turn: Configuration.TURNSettings) -> AllocationSettings {
@@ -175,11 +205,26 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
 enum TURNServiceError: Error, CustomStringConvertible {
     case badAddress(String)
     case badRange(String)
+    case noCertificate
     var description: String {
         switch self {
         case .badAddress(let text): "not an IP address: \(text)"
         case .badRange(let text): "not a CIDR range the peer policy accepts: \(text)"
+        case .noCertificate: "a TLS listener has no certificate"
         }
+    }
+}
+
+/// The current TLS context, swapped by reloads and read by every new connection.
+final class TLSContextBox: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var current: NIOSSLContext?
+
+    init(_ context: NIOSSLContext?) { current = context }
+
+    var context: NIOSSLContext? {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
     }
 }
 

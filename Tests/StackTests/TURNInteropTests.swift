@@ -11,6 +11,7 @@ import Testing
 @Suite(.serialized)
 struct TURNInteropTests {
     static let turnPort = 34_780
+    static let turnsPort = 34_781
     static let peerPort = 34_790
     static let secret = "interop-test-secret-0123456789"
 
@@ -29,6 +30,22 @@ struct TURNInteropTests {
             // even when allowed, so the allow list can never reach the box itself.
             text = text.replacingOccurrences(of: "    allow: []", with: "    allow: [127.0.0.2/32]")
         }
+        // A turns: listener with a fresh self-signed certificate.
+        let openssl = try StackHarness.run(
+            "/usr/bin/openssl",
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+             "-keyout", stack.directory + "/key.pem", "-out", stack.directory + "/cert.pem"])
+        try #require(openssl.status == 0, "openssl: \(openssl.errors)")
+        text = text.replacingOccurrences(
+            of: "  relay:\n", with: """
+                    - transport: tls
+                      address: 127.0.0.1
+                      port: \(turnsPort)
+                      certificate: cert.pem
+                      private_key: key.pem
+                  relay:
+
+                """)
         for (key, value) in limits {
             guard let range = text.range(of: "    \(key): [0-9]+", options: .regularExpression) else {
                 throw HarnessError("no turn.limits key \(key) in the template")
@@ -63,7 +80,9 @@ struct TURNInteropTests {
 
     /// Runs turnutils_uclient (bounded: a fixed message count and a timeout).
     static func client(_ flags: [String]) throws -> ClientRun {
-        let arguments = flags + ["-e", "127.0.0.2", "-r", "\(peerPort)", "-p", "\(turnPort)", "-n", "40", "-l", "172",
+        // -S is TLS (with -t): the turns: listener.
+        let port = flags.contains("-S") ? turnsPort : turnPort
+        let arguments = flags + ["-e", "127.0.0.2", "-r", "\(peerPort)", "-p", "\(port)", "-n", "40", "-l", "172",
             "-z", "5", "127.0.0.1"]
         let result = try StackHarness.run("/usr/bin/turnutils_uclient", arguments, timeout: 60)
         let text = result.output + result.errors
@@ -91,6 +110,8 @@ struct TURNInteropTests {
         ["-u", "alice", "-w", "wonderland-42", "-t", "-s"],
         ["-W", secret, "-u", "panel-7"],  // TURN REST API credentials
         ["-W", secret, "-u", "panel-7", "-t"],
+        ["-u", "alice", "-w", "wonderland-42", "-t", "-S"],  // TLS (turns:)
+        ["-W", secret, "-u", "panel-7", "-t", "-S", "-s"],
         // Client to client: both relayed, so traffic goes relay → relay inside this server.
         ["-u", "alice", "-w", "wonderland-42", "-y"],
         ["-u", "alice", "-w", "wonderland-42", "-y", "-t"],
