@@ -85,7 +85,8 @@ private struct DocumentReader {
     let baseDirectory: String
     let fileExists: (String) -> Bool
     /// Every socket the daemons will bind, to catch two of them claiming the same port.
-    private var claims: [(protocol: IPProtocol, address: String, ports: ClosedRange<Int>, keyPath: String, node: Node)] = []
+    private var claims:
+        [(protocol: IPProtocol, address: String, ports: ClosedRange<Int>, keyPath: String, node: Node)] = []
 
     init(collector: IssueCollector, baseDirectory: String, fileExists: @escaping (String) -> Bool) {
         self.collector = collector
@@ -109,7 +110,9 @@ private struct DocumentReader {
     }
 
     private func resolve(_ path: String) -> String {
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path)
+        let url =
+            path.hasPrefix("/")
+            ? URL(fileURLWithPath: path) : URL(fileURLWithPath: baseDirectory).appendingPathComponent(path)
         return url.standardizedFileURL.path
     }
 
@@ -152,14 +155,18 @@ private struct DocumentReader {
         var external: String?
         if let text = reader.string("external_ip", describe: "the public IPv4 or IPv6 address of a 1:1 NAT") {
             if IPAddressText.family(of: text) == nil {
-                reader.report("external_ip", at: reader.node("external_ip"), "\"\(text)\" is not an IPv4 or IPv6 address")
+                reader.report(
+                    "external_ip", at: reader.node("external_ip"), "\"\(text)\" is not an IPv4 or IPv6 address")
             } else {
                 external = text
             }
         }
-        var settings = TURNSettings(realm: realm ?? "", listeners: listeners, relay: relay ?? PortRange(address: "", lowerBound: 0, upperBound: 0), externalAddress: external)
+        var settings = TURNSettings(
+            realm: realm ?? "", listeners: listeners,
+            relay: relay ?? PortRange(address: "", lowerBound: 0, upperBound: 0), externalAddress: external)
         if var auth = reader.mapping("auth") {
-            settings.secrets = readStrings(&auth, key: "secrets", describe: "a shared secret").compactMap { secret, node in
+            settings.secrets = readStrings(&auth, key: "secrets", describe: "a shared secret").compactMap {
+                secret, node in
                 guard secret.utf8.count >= 16 else {
                     collector.report(auth.path + ".secrets", at: node, "a secret needs at least 16 characters")
                     return nil
@@ -172,7 +179,8 @@ private struct DocumentReader {
                 let password = user.string("password", required: true, describe: "the password")
                 user.finish()
                 if let name, name.isEmpty || name.contains(":") {
-                    user.report("name", at: user.node("name"), "must be non-empty and without ':' (REST usernames use it)")
+                    user.report(
+                        "name", at: user.node("name"), "must be non-empty and without ':' (REST usernames use it)")
                 } else if let name, let password {
                     if password.isEmpty { user.report("password", at: user.node("password"), "must not be empty") }
                     settings.users.append(TURNUser(name: name, password: password))
@@ -263,7 +271,8 @@ private struct DocumentReader {
             if let chosen = transport, !allowed.contains(chosen) {
                 reader.report(
                     "transport", at: reader.node("transport"),
-                    "\(chosen.rawValue) is not offered here; allowed: \(allowed.map(\.rawValue).joined(separator: ", "))")
+                    "\(chosen.rawValue) is not offered here; allowed: \(allowed.map(\.rawValue).joined(separator: ", "))"
+                )
                 transport = nil
             }
         } else {
@@ -308,7 +317,8 @@ private struct DocumentReader {
     }
 
     private func readAddress(_ reader: inout MappingReader, key: String) -> String? {
-        guard let text = reader.string(key, required: true, describe: "an IPv4 or IPv6 address such as 127.0.0.1 or ::") else {
+        guard let text = reader.string(key, required: true, describe: "an IPv4 or IPv6 address such as 127.0.0.1 or ::")
+        else {
             return nil
         }
         guard IPAddressText.family(of: text) != nil else {
@@ -322,7 +332,8 @@ private struct DocumentReader {
     private func readStrings(_ reader: inout MappingReader, key: String, describe: String) -> [(String, Node)] {
         reader.list(key).compactMap { element in
             guard let text = element.node.scalar?.string, !text.isEmpty else {
-                collector.report(element.path, at: element.node, "expected \(describe), found \(element.node.kindDescription)")
+                collector.report(
+                    element.path, at: element.node, "expected \(describe), found \(element.node.kindDescription)")
                 return nil
             }
             return (text, element.node)
@@ -338,7 +349,8 @@ private struct DocumentReader {
             guard family != nil, parts.count <= 2,
                 parts.count == 1 || (Int(parts[1]).map { (0...maximum).contains($0) } ?? false)
             else {
-                collector.report(reader.path + ".\(key)", at: node, "\"\(text)\" is not a CIDR range such as 10.1.2.0/24")
+                collector.report(
+                    reader.path + ".\(key)", at: node, "\"\(text)\" is not a CIDR range such as 10.1.2.0/24")
                 return nil
             }
             return text

@@ -56,7 +56,8 @@ extension StagedoorConfiguration {
             FirewallRule(
                 direction: .inbound, ipProtocol: .tcp, address: bridge.whip.address,
                 ports: bridge.whip.port...bridge.whip.port, peer: "panels (Internet)",
-                purpose: bridge.whip.transport == .tls ? "WHIP signalling (HTTPS)" : "WHIP signalling (HTTP, loopback only)",
+                purpose: bridge.whip.transport == .tls
+                    ? "WHIP signalling (HTTPS)" : "WHIP signalling (HTTP, loopback only)",
                 component: .bridge))
         if let ng = bridge.ng {
             rules.append(

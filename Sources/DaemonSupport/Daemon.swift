@@ -29,7 +29,8 @@ public enum Daemon {
         let name = component.executableName
         let configuration: StagedoorConfiguration
         do {
-            configuration = try ConfigurationLoader.load(path: options.config, runtimeDirectory: options.runtimeDirectory)
+            configuration = try ConfigurationLoader.load(
+                path: options.config, runtimeDirectory: options.runtimeDirectory)
         } catch {
             FileHandle.standardError.write(Data("\(name): invalid configuration:\n\(error)\n".utf8))
             return configurationExitCode

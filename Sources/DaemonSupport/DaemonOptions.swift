@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import Configuration
+import Foundation
 
 /// The arguments every daemon takes; the supervisor passes all of them.
 public struct DaemonOptions: ParsableArguments {

@@ -10,7 +10,9 @@ public struct LineLogHandler: LogHandler {
     private let name: String
     private let journal: Bool
 
-    public init(name: String, level: Logger.Level, journal: Bool = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil) {
+    public init(
+        name: String, level: Logger.Level, journal: Bool = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
+    ) {
         self.name = name
         self.logLevel = level
         self.journal = journal

@@ -73,9 +73,11 @@ public actor Supervisor {
                 Task {
                     let outcome: HealthOutcome
                     do {
-                        let answer = try await ControlClient.call(socketPath: socket, method: "status", timeout: timeout)
+                        let answer = try await ControlClient.call(
+                            socketPath: socket, method: "status", timeout: timeout)
                         // An answer from some other process on that socket is no answer from ours.
-                        outcome = answer["pid"]?.intValue == Int(pid)
+                        outcome =
+                            answer["pid"]?.intValue == Int(pid)
                             ? .answered(ready: answer["ready"]?.boolValue ?? false) : .noAnswer
                     } catch {
                         outcome = .noAnswer
@@ -141,8 +143,10 @@ public actor Supervisor {
             let level: Logger.Level = (state == "backoff" || state == "crash-loop") ? .warning : .info
             logger.log(level: level, "component \(state)", metadata: metadata)
             if state == "starting", previous == "backoff" || previous == "crash-loop" {
-                Counter(label: "stagedoor_component_restarts_total", dimensions: [("component", record.component.rawValue)])
-                    .increment()
+                Counter(
+                    label: "stagedoor_component_restarts_total", dimensions: [("component", record.component.rawValue)]
+                )
+                .increment()
             }
             Gauge(label: "stagedoor_component_up", dimensions: [("component", record.component.rawValue)])
                 .record(state == "running" ? 1 : 0)
@@ -161,7 +165,8 @@ public actor Supervisor {
     }
 
     private func summary() -> String {
-        core.records.map { "\($0.component.rawValue) \(Self.stateName($0, policy: core.policy))" }.joined(separator: ", ")
+        core.records.map { "\($0.component.rawValue) \(Self.stateName($0, policy: core.policy))" }.joined(
+            separator: ", ")
     }
 
     // MARK: Control methods
@@ -225,15 +230,22 @@ public actor Supervisor {
         var results: [JSONValue] = []
         for record in core.records {
             guard case .running = record.lifecycle else {
-                results.append(["name": .string(record.component.rawValue), "result": "not running; reads the file when it starts"])
+                results.append([
+                    "name": .string(record.component.rawValue), "result": "not running; reads the file when it starts",
+                ])
                 continue
             }
             let socket = configuration.layout.controlSocket(for: record.component)
             do {
                 let answer = try await ControlClient.call(socketPath: socket, method: "reload", timeout: .seconds(10))
-                results.append(["name": .string(record.component.rawValue), "result": "reloaded", "generation": answer["generation"] ?? .null])
+                results.append([
+                    "name": .string(record.component.rawValue), "result": "reloaded",
+                    "generation": answer["generation"] ?? .null,
+                ])
             } catch {
-                results.append(["name": .string(record.component.rawValue), "result": "failed", "error": .string("\(error)")])
+                results.append([
+                    "name": .string(record.component.rawValue), "result": "failed", "error": .string("\(error)"),
+                ])
             }
         }
         logger.info("configuration reloaded", metadata: ["generation": "\(generation)"])

@@ -15,7 +15,8 @@ public enum SupervisorProgram {
         do {
             configuration = try ConfigurationLoader.load(path: configPath, runtimeDirectory: runtimeOverride)
         } catch {
-            FileHandle.standardError.write(Data("stagedoor-supervisor: invalid configuration, nothing started:\n\(error)\n".utf8))
+            FileHandle.standardError.write(
+                Data("stagedoor-supervisor: invalid configuration, nothing started:\n\(error)\n".utf8))
             return Daemon.configurationExitCode
         }
         Observability.bootstrap(name: "stagedoor-supervisor", level: configuration.logLevel)
@@ -56,11 +57,17 @@ public enum SupervisorProgram {
                 services: [
                     .init(service: control),
                     .init(service: HangupReload(supervisor: supervisor, logger: logger)),
-                    .init(service: SupervisorService(supervisor: supervisor), successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(
+                        service: SupervisorService(supervisor: supervisor),
+                        successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await trigger.attach(group)
-        logger.info("started", metadata: ["pid": "\(getpid())", "config": "\(configPath)", "runtime_dir": "\(configuration.runtimeDirectory)"])
+        logger.info(
+            "started",
+            metadata: [
+                "pid": "\(getpid())", "config": "\(configPath)", "runtime_dir": "\(configuration.runtimeDirectory)",
+            ])
         do {
             try await group.run()
         } catch {

@@ -200,7 +200,8 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             return .rejected(challenge(message, .unauthorized, tuple: tuple, now: now, fingerprint: fingerprint))
         }
         for key in candidateKeys(for: username, tuple: tuple, now: now) {
-            let valid = parsed.hasMessageIntegritySHA256
+            let valid =
+                parsed.hasMessageIntegritySHA256
                 ? parsed.verifyMessageIntegritySHA256(key: key) : parsed.verifyMessageIntegrity(key: key)
             if valid { return .accepted(username: username, key: key) }
         }
@@ -254,7 +255,9 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         let token = message.reservationToken
         let evenPort = message.evenPort
         // RESERVATION-TOKEN excludes EVEN-PORT and the address-family attributes (§7.2 step 6-7).
-        if token != nil, evenPort != nil || message.requestedAddressFamily != nil { return failure(request, .badRequest) }
+        if token != nil, evenPort != nil || message.requestedAddressFamily != nil {
+            return failure(request, .badRequest)
+        }
         let family = message.requestedAddressFamily ?? .ipv4
         if message.additionalAddressFamily != nil,
             message.requestedAddressFamily != nil
@@ -313,7 +316,8 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     /// RFC 8656 §7.2: the client's LIFETIME capped at the maximum, and never below the default.
     private func grantedLifetime(_ message: STUNMessage) -> UInt32 {
-        let requested = message.lifetime
+        let requested =
+            message.lifetime
             ?? settings.defaultLifetime
         return max(settings.defaultLifetime, min(requested, settings.maximumLifetime))
     }

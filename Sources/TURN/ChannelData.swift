@@ -15,7 +15,9 @@ public enum ChannelData {
 
     /// The channel number and payload length of a header, or nil if these bytes are not one.
     @inlinable
-    public static func parseHeader(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) -> (channel: UInt16, length: Int)? {
+    public static func parseHeader(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) -> (
+        channel: UInt16, length: Int
+    )? {
         let channel = UInt16(b0) << 8 | UInt16(b1)
         guard numbers.contains(channel) else { return nil }
         return (channel, Int(UInt16(b2) << 8 | UInt16(b3)))

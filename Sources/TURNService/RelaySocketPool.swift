@@ -90,7 +90,8 @@ final class RelaySocketPool: RelayAddressProvider {
     /// A non-blocking UDP socket bound to `address`, or nil when the port is taken.
     private static func bind(_ address: TransportAddress) -> CInt? {
         let domain = address.family == .ipv4 ? AF_INET : AF_INET6
-        let descriptor = socket(domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let descriptor = socket(
+            domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         let result = address.socketAddress.withSockAddr { pointer, length in
             Glibc.bind(descriptor, pointer, socklen_t(length))

@@ -61,7 +61,8 @@ final class TURNEndpoint: @unchecked Sendable {
                     first, buffer.getInteger(at: start + 1)!, buffer.getInteger(at: start + 2)!,
                     buffer.getInteger(at: start + 3)!),
                 header.length <= buffer.readableBytes - ChannelData.headerLength,
-                let route = core.routeChannelData(channel: header.channel, length: header.length, from: tuple, now: .now)
+                let route = core.routeChannelData(
+                    channel: header.channel, length: header.length, from: tuple, now: .now)
             else {
                 traffic.dropped += 1
                 return
@@ -91,7 +92,8 @@ final class TURNEndpoint: @unchecked Sendable {
         switch core.routePeerData(to: relayed, from: peer, length: payload.readableBytes, now: .now) {
         case .channel(let number, let tuple):
             let padding = tuple.transport == .udp ? 0 : ChannelData.streamPadding(forLength: payload.readableBytes)
-            var frame = ByteBufferAllocator().buffer(capacity: ChannelData.headerLength + payload.readableBytes + padding)
+            var frame = ByteBufferAllocator().buffer(
+                capacity: ChannelData.headerLength + payload.readableBytes + padding)
             frame.writeInteger(number)
             frame.writeInteger(UInt16(payload.readableBytes))
             var body = payload
@@ -101,7 +103,9 @@ final class TURNEndpoint: @unchecked Sendable {
             send(frame, to: tuple)
         case .dataIndication(let tuple, let peer):
             traffic.toClients.count(payload.readableBytes)
-            send(ByteBuffer(bytes: core.dataIndication(from: peer, payload: Array(payload.readableBytesView))), to: tuple)
+            send(
+                ByteBuffer(bytes: core.dataIndication(from: peer, payload: Array(payload.readableBytesView))), to: tuple
+            )
         case .drop:
             traffic.dropped += 1
         }

@@ -135,8 +135,11 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
             ("stagedoor_turn_allocations_created_total", counters.allocationsCreated, lastCounters.allocationsCreated),
             ("stagedoor_turn_auth_failures_total", counters.authFailures, lastCounters.authFailures),
             ("stagedoor_turn_denied_peers_total", counters.deniedPeers, lastCounters.deniedPeers),
-            ("stagedoor_turn_relayed_packets_total", snapshot.traffic.toPeers.packets + snapshot.traffic.toClients.packets,
-             lastTraffic.toPeers.packets + lastTraffic.toClients.packets),
+            (
+                "stagedoor_turn_relayed_packets_total",
+                snapshot.traffic.toPeers.packets + snapshot.traffic.toClients.packets,
+                lastTraffic.toPeers.packets + lastTraffic.toClients.packets
+            ),
         ]
         for (label, now, before) in pairs where now > before {
             Counter(label: label).increment(by: now - before)
@@ -167,7 +170,8 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         else { return nil }
         let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
         return try NIOSSLContext(configuration: configuration)
     }

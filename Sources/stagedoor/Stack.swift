@@ -19,7 +19,8 @@ struct Stack {
     let runtimeOverride: String?
 
     init(_ options: StackOptions) {
-        configPath = URL(fileURLWithPath: options.config ?? ConfigurationLocation.defaultPath()).standardizedFileURL.path
+        configPath =
+            URL(fileURLWithPath: options.config ?? ConfigurationLocation.defaultPath()).standardizedFileURL.path
         runtimeOverride = options.runtimeDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
     }
 

@@ -26,7 +26,9 @@ struct Start: AsyncParsableCommand {
         }
         let executable = Stack.supervisorExecutable()
         var arguments = ["--config", stack.configPath, "--runtime-dir", configuration.runtimeDirectory]
-        if let daemonDirectory { arguments += ["--daemon-dir", URL(fileURLWithPath: daemonDirectory).standardizedFileURL.path] }
+        if let daemonDirectory {
+            arguments += ["--daemon-dir", URL(fileURLWithPath: daemonDirectory).standardizedFileURL.path]
+        }
         if foreground {
             // Become the supervisor, so signals from the terminal and systemd reach it directly.
             let argv = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -58,7 +60,9 @@ struct Start: AsyncParsableCommand {
         while ContinuousClock.now < deadline {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
-                printError("the supervisor exited (\(ExitStatus(waitStatus: status))); see \(configuration.layout.supervisorLog)")
+                printError(
+                    "the supervisor exited (\(ExitStatus(waitStatus: status))); see \(configuration.layout.supervisorLog)"
+                )
                 throw ExitCode.failure
             }
             if let answer = try? await stack.call("status", timeout: .seconds(2)),

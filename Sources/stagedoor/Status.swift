@@ -10,7 +10,9 @@ struct Status: AsyncParsableCommand {
 
     @OptionGroup var options: StackOptions
 
-    @Flag(help: "Print JSON: {\"supervisor\": {...}, \"components\": [{\"name\", \"state\", \"pid\", \"restarts\", ...}]}.")
+    @Flag(
+        help:
+            "Print JSON: {\"supervisor\": {...}, \"components\": [{\"name\", \"state\", \"pid\", \"restarts\", ...}]}.")
     var json = false
 
     func run() async throws {
@@ -58,7 +60,8 @@ struct StatusTable {
         var rows = [["COMPONENT", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT"]]
         if let supervisor = answer["supervisor"] {
             rows.append([
-                "supervisor", supervisor["state"]?.stringValue ?? "?", supervisor["pid"]?.intValue.map(String.init) ?? "-",
+                "supervisor", supervisor["state"]?.stringValue ?? "?",
+                supervisor["pid"]?.intValue.map(String.init) ?? "-",
                 Self.duration(supervisor["uptime_s"]?.doubleValue), "-", "-",
             ])
         }
@@ -69,7 +72,8 @@ struct StatusTable {
             }
             rows.append([
                 component["name"]?.stringValue ?? "?", state, component["pid"]?.intValue.map(String.init) ?? "-",
-                Self.duration(component["uptime_s"]?.doubleValue), component["restarts"]?.intValue.map(String.init) ?? "0",
+                Self.duration(component["uptime_s"]?.doubleValue),
+                component["restarts"]?.intValue.map(String.init) ?? "0",
                 component["last_exit"]?.stringValue ?? "-",
             ])
         }
