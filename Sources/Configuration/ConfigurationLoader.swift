@@ -151,7 +151,7 @@ private struct DocumentReader {
         guard var reader else { return nil }
         let realm = reader.string("realm", required: true, describe: "the TURN realm, e.g. turn.example.com")
         let listeners = readListeners(&reader, allowed: [.udp, .tcp, .tls], required: true)
-        let relay = readPortRange(reader.mapping("relay", required: true), protocol: .udp)
+        let relay = readPortRange(reader.mapping("relay", required: true), protocol: .udp, secondFamily: true)
         var external: String?
         if let text = reader.string("external_ip", describe: "the public IPv4 or IPv6 address of a 1:1 NAT") {
             if IPAddressText.family(of: text) == nil {
@@ -301,11 +301,27 @@ private struct DocumentReader {
             privateKey: privateKey, path: path)
     }
 
-    private mutating func readPortRange(_ reader: MappingReader?, protocol ipProtocol: IPProtocol) -> PortRange? {
+    /// With `secondFamily`, an optional `ipv6_address` gives a second bind address of the other
+    /// family with the same ports (TURN relays both IPv4 and IPv6, RFC 6156).
+    private mutating func readPortRange(
+        _ reader: MappingReader?, protocol ipProtocol: IPProtocol, secondFamily: Bool = false
+    ) -> PortRange? {
         guard var reader else { return nil }
         let address = readAddress(&reader, key: "address")
         let lower = reader.integer("port_min", required: true, in: 1_024...65_535)
         let upper = reader.integer("port_max", required: true, in: 1_024...65_535)
+        var ipv6: String?
+        if secondFamily, let text = reader.string("ipv6_address", describe: "an IPv6 address such as ::1") {
+            if IPAddressText.family(of: text) != .v6 {
+                reader.report("ipv6_address", at: reader.node("ipv6_address"), "\"\(text)\" is not an IPv6 address")
+            } else if let address, IPAddressText.family(of: address) == .v6 {
+                reader.report(
+                    "ipv6_address", at: reader.node("ipv6_address"),
+                    "address is already IPv6; give an IPv4 address there, or drop ipv6_address")
+            } else {
+                ipv6 = text
+            }
+        }
         reader.finish()
         guard let address, let lower, let upper else { return nil }
         guard lower <= upper else {
@@ -313,7 +329,10 @@ private struct DocumentReader {
             return nil
         }
         claim(ipProtocol, address, lower...upper, keyPath: reader.path, node: reader.node)
-        return PortRange(address: address, lowerBound: lower, upperBound: upper)
+        if let ipv6 { claim(ipProtocol, ipv6, lower...upper, keyPath: reader.path + ".ipv6_address", node: reader.node) }
+        var range = PortRange(address: address, lowerBound: lower, upperBound: upper)
+        range.ipv6Address = ipv6
+        return range
     }
 
     private func readAddress(_ reader: inout MappingReader, key: String) -> String? {

@@ -46,6 +46,13 @@ extension StagedoorConfiguration {
                 direction: .inbound, ipProtocol: .udp, address: turn.relay.address,
                 ports: turn.relay.lowerBound...turn.relay.upperBound, peer: "allowed TURN peers (LAN)",
                 purpose: "TURN relayed addresses", component: .turn))
+        if let ipv6 = turn.relay.ipv6Address {
+            rules.append(
+                FirewallRule(
+                    direction: .inbound, ipProtocol: .udp, address: ipv6,
+                    ports: turn.relay.lowerBound...turn.relay.upperBound, peer: "allowed TURN peers (LAN)",
+                    purpose: "TURN relayed addresses (IPv6)", component: .turn))
+        }
         rules.append(
             FirewallRule(
                 direction: .inbound, ipProtocol: .udp, address: bridge.media.address,

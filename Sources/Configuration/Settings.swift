@@ -82,6 +82,8 @@ public struct PortRange: Sendable, Equatable {
     public var address: String
     public var lowerBound: Int
     public var upperBound: Int
+    /// A second, IPv6 bind address with the same ports (TURN's relay only: RFC 6156).
+    public var ipv6Address: String?
 
     public init(address: String, lowerBound: Int, upperBound: Int) {
         self.address = address

@@ -1,18 +1,25 @@
 import Configuration
 import Control
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// The workload of a daemon whose protocol engine is not wired in yet: it holds its section
 /// of the configuration, reports the sockets that section asks for, and applies reloads.
 /// The TURN, SIP and bridge engines replace it in their own modules.
-public actor ConfiguredSection: DaemonWorkload {
+///
+/// A class behind a lock rather than an actor: Swift 6.3 miscompiles (SIGSEGV, frame pointer
+/// lost) the generic `makeWorkload` call in `Daemon.run` when it returns this as an actor.
+public final class ConfiguredSection: DaemonWorkload, @unchecked Sendable {
     public let component: Component
-    private var configuration: StagedoorConfiguration
+    private let lock = NIOLock()
+    private var current: StagedoorConfiguration
 
     public init(component: Component, configuration: StagedoorConfiguration) {
         self.component = component
-        self.configuration = configuration
+        self.current = configuration
     }
+
+    private var configuration: StagedoorConfiguration { lock.withLock { current } }
 
     public var isReady: Bool { true }
 
@@ -31,6 +38,6 @@ public actor ConfiguredSection: DaemonWorkload {
     }
 
     public func apply(_ configuration: StagedoorConfiguration) {
-        self.configuration = configuration
+        lock.withLock { current = configuration }
     }
 }

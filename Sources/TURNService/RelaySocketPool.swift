@@ -13,7 +13,8 @@ import TURN
 /// the Allocate it is answering) and then handed to NIO on the endpoint's event loop; packets
 /// that arrive before NIO registers it wait in the kernel's queue.
 final class RelaySocketPool: RelayAddressProvider {
-    private let bindAddress: TransportAddress
+    /// One bind address per family served (RFC 6156: IPv6 relays beside IPv4 ones).
+    private let bindAddresses: [TransportAddress.Family: TransportAddress]
     private let ports: ClosedRange<UInt16>
     private let loop: EventLoop
     /// Who reads what peers send; set once the endpoint that owns this pool exists.
@@ -21,8 +22,8 @@ final class RelaySocketPool: RelayAddressProvider {
     private var channels: [TransportAddress: RelaySlot] = [:]
     private var nextPort: UInt16
 
-    init(bindAddress: TransportAddress, ports: ClosedRange<UInt16>, loop: EventLoop) {
-        self.bindAddress = bindAddress
+    init(bindAddresses: [TransportAddress], ports: ClosedRange<UInt16>, loop: EventLoop) {
+        self.bindAddresses = Dictionary(bindAddresses.map { ($0.family, $0) }, uniquingKeysWith: { first, _ in first })
         self.ports = ports
         self.loop = loop
         // Start somewhere random so that restarts do not hand out the same ports in order.
@@ -34,14 +35,14 @@ final class RelaySocketPool: RelayAddressProvider {
     func open(family: TransportAddress.Family, evenPort: Bool, reserveNext: Bool)
         -> (relayed: TransportAddress, reserved: TransportAddress?)?
     {
-        guard family == bindAddress.family else { return nil }
+        guard let bindAddress = bindAddresses[family] else { return nil }
         for _ in 0..<ports.count {
             let port = nextPort
             nextPort = port == ports.upperBound ? ports.lowerBound : port + 1
             if evenPort || reserveNext, port % 2 != 0 { continue }
-            guard let relayed = bindAndRegister(port) else { continue }
+            guard let relayed = bindAndRegister(port, on: bindAddress) else { continue }
             guard reserveNext else { return (relayed, nil) }
-            guard port < ports.upperBound, let next = bindAndRegister(port + 1) else {
+            guard port < ports.upperBound, let next = bindAndRegister(port + 1, on: bindAddress) else {
                 close(relayed)
                 continue
             }
@@ -51,7 +52,7 @@ final class RelaySocketPool: RelayAddressProvider {
     }
 
     /// Binds a relay socket on `port` and hands it to NIO; nil when the port is taken.
-    private func bindAndRegister(_ port: UInt16) -> TransportAddress? {
+    private func bindAndRegister(_ port: UInt16, on bindAddress: TransportAddress) -> TransportAddress? {
         var candidate = bindAddress
         candidate.port = port
         guard channels[candidate] == nil, let descriptor = Self.bind(candidate) else { return nil }

@@ -18,14 +18,14 @@ final class TURNEndpoint: @unchecked Sendable {
     private(set) var traffic = RelayTraffic()
 
     init(
-        loop: EventLoop, settings: AllocationSettings, policy: PeerPolicy, relayAddress: TransportAddress,
+        loop: EventLoop, settings: AllocationSettings, policy: PeerPolicy, relayAddresses: [TransportAddress],
         relayPorts: ClosedRange<UInt16>
     ) {
         self.loop = loop
         var key = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in key.indices { key[index] = generator.next() }
-        pool = RelaySocketPool(bindAddress: relayAddress, ports: relayPorts, loop: loop)
+        pool = RelaySocketPool(bindAddresses: relayAddresses, ports: relayPorts, loop: loop)
         core = AllocationServer(settings: settings, policy: policy, nonces: NonceIssuer(key: key), relays: pool)
         pool.endpoint = self
     }

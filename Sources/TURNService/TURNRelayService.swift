@@ -25,15 +25,17 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
 
     public init(configuration: StagedoorConfiguration, logger: Logger) throws {
         let turn = configuration.turn
-        guard let relayAddress = TransportAddress(text: turn.relay.address, port: 0) else {
-            throw TURNServiceError.badAddress(turn.relay.address)
+        var relayAddresses: [TransportAddress] = []
+        for text in [turn.relay.address] + (turn.relay.ipv6Address.map { [$0] } ?? []) {
+            guard let address = TransportAddress(text: text, port: 0) else { throw TURNServiceError.badAddress(text) }
+            relayAddresses.append(address)
         }
         self.configuration = configuration
         self.logger = logger
         tls = TLSContextBox(try Self.tlsContext(turn))
         endpoint = TURNEndpoint(
             loop: MultiThreadedEventLoopGroup.singleton.next(), settings: Self.allocationSettings(turn),
-            policy: try Self.peerPolicy(turn), relayAddress: relayAddress,
+            policy: try Self.peerPolicy(turn), relayAddresses: relayAddresses,
             relayPorts: UInt16(turn.relay.lowerBound)...UInt16(turn.relay.upperBound))
     }
 
@@ -200,7 +202,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
             }
         }
         var own = turn.listeners.compactMap { TransportAddress(text: $0.address, port: UInt16($0.port)) }
-        own += [TransportAddress(text: turn.relay.address, port: 0)].compactMap { $0 }
+        own += [turn.relay.address, turn.relay.ipv6Address].compactMap { $0.flatMap { TransportAddress(text: $0, port: 0) } }
         own += [turn.externalAddress.flatMap { TransportAddress(text: $0, port: 0) }].compactMap { $0 }
         return PeerPolicy(allow: try ranges(turn.allowPeers), deny: try ranges(turn.denyPeers), serverAddresses: own)
     }

@@ -21,7 +21,7 @@ struct TURNInteropTests {
         var text = try String(contentsOfFile: stack.configPath, encoding: .utf8)
         text = text.replacingOccurrences(of: "port: 3478", with: "port: \(turnPort)")
         text = text.replacingOccurrences(of: "port_min: 30000", with: "port_min: 35000")
-        text = text.replacingOccurrences(of: "port_max: 39999", with: "port_max: 35099")
+        text = text.replacingOccurrences(of: "port_max: 39999", with: "port_max: 35099\n    ipv6_address: ::1")
         text = text.replacingOccurrences(of: "      - development-only-secret-change-me", with: "      - \(secret)")
         text = text.replacingOccurrences(
             of: "    users: []", with: "    users:\n      - {name: alice, password: wonderland-42}")
@@ -115,6 +115,8 @@ struct TURNInteropTests {
         // Client to client: both relayed, so traffic goes relay → relay inside this server.
         ["-u", "alice", "-w", "wonderland-42", "-y"],
         ["-u", "alice", "-w", "wonderland-42", "-y", "-t"],
+        // IPv6 relayed addresses (RFC 6156), client to client through ::1.
+        ["-u", "alice", "-w", "wonderland-42", "-y", "-x"],
     ])
     func coturnClientRelaysWithoutLoss(_ flags: [String]) throws {
         let stack = try Self.makeStack()
