@@ -11,7 +11,7 @@ public struct Allocation: Sendable {
     let key: [UInt8]
     public internal(set) var expiry: ContinuousClock.Instant
     /// Permission per peer IP address (the port is not part of a permission, §9).
-    var permissions: [[UInt8]: ContinuousClock.Instant] = [:]
+    var permissions: [[UInt8]: Permission] = [:]
     var channelsByNumber: [UInt16: ChannelBinding] = [:]
     var channelsByPeer: [TransportAddress: UInt16] = [:]
     /// The last Allocate transaction, to answer a UDP retransmission with the same success (§7.2).
@@ -24,9 +24,17 @@ public struct Allocation: Sendable {
     public var channelCount: Int { channelsByNumber.count }
 
     func hasPermission(for peer: TransportAddress, now: ContinuousClock.Instant) -> Bool {
-        guard let until = permissions[peer.address] else { return false }
-        return until > now
+        guard let permission = permissions[peer.address] else { return false }
+        return permission.expiry > now
     }
+}
+
+/// A permission for one peer IP address (RFC 8656 §9).
+struct Permission: Sendable {
+    var expiry: ContinuousClock.Instant
+    /// Granted only because the peer is a live relayed address of this server (relay to
+    /// relay): then just those exact addresses are reachable, never the IP's other ports.
+    var relayOnly: Bool
 }
 
 /// A channel bound to one peer transport address (RFC 8656 §12).

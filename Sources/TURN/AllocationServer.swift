@@ -53,12 +53,16 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     /// Whether `bytes` more may be relayed for this allocation now.
     private mutating func admit(_ bytes: Int, tuple: FiveTuple, now: ContinuousClock.Instant) -> Bool {
-        guard allocations[tuple]?.bandwidth.take(Double(bytes), now: now) ?? false,
-            totalBandwidth.take(Double(bytes), now: now)
-        else {
+        // Both buckets are charged or neither: a datagram the total limit drops costs the
+        // allocation nothing.
+        guard var own = allocations[tuple]?.bandwidth else { return false }
+        var total = totalBandwidth
+        guard own.take(Double(bytes), now: now), total.take(Double(bytes), now: now) else {
             counters.overBandwidth += 1
             return false
         }
+        allocations[tuple]?.bandwidth = own
+        totalBandwidth = total
         return true
     }
 
@@ -103,19 +107,26 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         case .request:
             break
         case .indication:
-            return message.type.method == .send ? send(message, from: tuple, now: now) : .ignore
+            // RFC 8489 §6.3.2: an indication with an unknown comprehension-required attribute is
+            // discarded; DONT-FRAGMENT cannot be honoured (RFC 8656 §11.2).
+            guard message.type.method == .send, parsed.unknownComprehensionRequired.isEmpty, !message.dontFragment
+            else {
+                counters.dropped += 1
+                return .ignore
+            }
+            return send(message, from: tuple, now: now)
         case .successResponse, .errorResponse:
             return .ignore
         }
         let fingerprint = parsed.fingerprintValid != nil
-        if !parsed.unknownComprehensionRequired.isEmpty {
-            counters.badRequests += 1
-            return .respond(
-                errorResponse(
-                    message, .unknownAttribute, extra: [.unknownAttributes(parsed.unknownComprehensionRequired)],
-                    fingerprint: fingerprint))
-        }
         if message.type.method == .binding {
+            if !parsed.unknownComprehensionRequired.isEmpty {
+                counters.badRequests += 1
+                return .respond(
+                    errorResponse(
+                        message, .unknownAttribute, extra: [.unknownAttributes(parsed.unknownComprehensionRequired)],
+                        fingerprint: fingerprint))
+            }
             counters.bindings += 1
             // RFC 8489 §6.3.1: no authentication for Binding; XOR-MAPPED-ADDRESS is the reflexive address.
             let response = STUNMessage(
@@ -139,6 +150,13 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         case .accepted(let username, let key):
             let context = RequestContext(
                 message: message, tuple: tuple, username: username, key: key, fingerprint: fingerprint, now: now)
+            // RFC 8489 §6.3: unknown attributes are answered after authentication, with integrity.
+            if !parsed.unknownComprehensionRequired.isEmpty {
+                counters.badRequests += 1
+                return .respond(
+                    failure(
+                        context, .unknownAttribute, extra: [.unknownAttributes(parsed.unknownComprehensionRequired)]))
+            }
             switch message.type.method {
             case .allocate: return .respond(allocate(context))
             case .refresh: return .respond(refresh(context))
@@ -273,9 +291,13 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         let relayed: TransportAddress
         var reserved: (token: [UInt8], address: TransportAddress)?
         if let token {
-            guard let reservation = reservations.removeValue(forKey: token),
-                reservation.expiry > request.now.monotonic
-            else { return failure(request, .insufficientCapacity) }
+            guard let reservation = reservations.removeValue(forKey: token) else {
+                return failure(request, .insufficientCapacity)
+            }
+            guard reservation.expiry > request.now.monotonic else {
+                relays.close(reservation.relayed)
+                return failure(request, .insufficientCapacity)
+            }
             relayed = reservation.relayed
         } else {
             guard
@@ -370,16 +392,20 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         guard allocation.username == request.username else { return failure(request, .wrongCredentials) }
         let peers = request.message.xorPeerAddresses
         guard !peers.isEmpty else { return failure(request, .badRequest) }
+        var accesses: [PeerAccess] = []
         for peer in peers {
             guard peer.family == allocation.relayed.family else { return failure(request, .peerAddressFamilyMismatch) }
-            guard permitted(peer) else { return failure(request, .forbidden) }
+            guard let access = access(peer) else { return failure(request, .forbidden) }
+            accesses.append(access)
         }
         let newPeers = Set(peers.map(\.address)).subtracting(allocation.permissions.keys)
         guard allocation.permissions.count + newPeers.count <= settings.maximumPermissionsPerAllocation else {
             return failure(request, .insufficientCapacity)
         }
         let until = request.now.monotonic + .seconds(Int64(settings.permissionLifetime))
-        for peer in peers { allocation.permissions[peer.address] = until }
+        for (peer, access) in zip(peers, accesses) {
+            allocation.permissions[peer.address] = Permission(expiry: until, relayOnly: access == .relayOnly)
+        }
         allocations[request.tuple] = allocation
         return success(request, [])
     }
@@ -397,7 +423,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         // A channel is bound to one peer and a peer to one channel, until it expires (§11.2).
         if let bound = allocation.channelsByNumber[number], bound.peer != peer { return failure(request, .badRequest) }
         if let other = allocation.channelsByPeer[peer], other != number { return failure(request, .badRequest) }
-        guard permitted(peer) else { return failure(request, .forbidden) }
+        guard let access = access(peer) else { return failure(request, .forbidden) }
         if allocation.permissions[peer.address] == nil,
             allocation.permissions.count >= settings.maximumPermissionsPerAllocation
         {
@@ -408,7 +434,8 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             peer: peer, expiry: now + .seconds(Int64(settings.channelLifetime)))
         allocation.channelsByPeer[peer] = number
         // Binding a channel installs or refreshes the permission too (§11.2).
-        allocation.permissions[peer.address] = now + .seconds(Int64(settings.permissionLifetime))
+        allocation.permissions[peer.address] = Permission(
+            expiry: now + .seconds(Int64(settings.permissionLifetime)), relayOnly: access == .relayOnly)
         allocations[request.tuple] = allocation
         return success(request, [])
     }
@@ -419,7 +446,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         guard let allocation = allocations[tuple],
             let peer = message.xorPeerAddress,
             let payload = message.data,
-            allocation.hasPermission(for: peer, now: now.monotonic)
+            canReach(allocation, peer, now: now.monotonic)
         else {
             counters.dropped += 1
             return .ignore
@@ -436,7 +463,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         channel: UInt16, length: Int, from tuple: FiveTuple, now: ContinuousClock.Instant
     ) -> (relayed: TransportAddress, peer: TransportAddress)? {
         guard let allocation = allocations[tuple], let binding = allocation.channelsByNumber[channel],
-            binding.expiry > now, allocation.hasPermission(for: binding.peer, now: now),
+            binding.expiry > now, canReach(allocation, binding.peer, now: now),
             admit(length, tuple: tuple, now: now)
         else { return nil }
         return (allocation.relayed, settings.externalAddress == nil ? binding.peer : localRelay(for: binding.peer))
@@ -456,7 +483,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     ) -> PeerRoute {
         let peer = settings.externalAddress == nil ? source : clientView(of: source)
         guard let tuple = tupleByRelay[relayed], let allocation = allocations[tuple],
-            allocation.hasPermission(for: peer, now: now), admit(length, tuple: tuple, now: now)
+            canReach(allocation, peer, now: now), admit(length, tuple: tuple, now: now)
         else { return .drop }
         if let channel = allocation.channelsByPeer[peer], let binding = allocation.channelsByNumber[channel],
             binding.expiry > now
@@ -497,7 +524,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
                 continue
             }
             var updated = allocation
-            updated.permissions = updated.permissions.filter { $0.value > now }
+            updated.permissions = updated.permissions.filter { $0.value.expiry > now }
             for (number, binding) in updated.channelsByNumber where binding.expiry <= now {
                 updated.channelsByNumber[number] = nil
                 updated.channelsByPeer[binding.peer] = nil
@@ -524,16 +551,24 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     // MARK: Responses
 
-    private mutating func permitted(_ peer: TransportAddress) -> Bool {
+    /// How a peer may be reached: through the policy, or only as a live relayed address.
+    private enum PeerAccess { case policy, relayOnly }
+
+    private mutating func access(_ peer: TransportAddress) -> PeerAccess? {
+        if case .allowed = policy.check(peer) { return .policy }
         // Relay to relay: two clients of this server that both use relayed candidates (both
         // behind symmetric NATs) talk through two allocations here. Only live relayed
         // addresses pass, not the server's other ports.
-        if tupleByRelay[localRelay(for: peer)] != nil { return true }
-        if case .denied = policy.check(peer) {
-            counters.deniedPeers += 1
-            return false
-        }
-        return true
+        if tupleByRelay[localRelay(for: peer)] != nil { return .relayOnly }
+        counters.deniedPeers += 1
+        return nil
+    }
+
+    /// Whether traffic may flow to or from `peer` now: a live permission, and for one granted
+    /// relay-to-relay only, the peer must still be exactly a live relayed address.
+    private func canReach(_ allocation: Allocation, _ peer: TransportAddress, now: ContinuousClock.Instant) -> Bool {
+        guard let permission = allocation.permissions[peer.address], permission.expiry > now else { return false }
+        return !permission.relayOnly || tupleByRelay[localRelay(for: peer)] != nil
     }
 
     private var softwareAttribute: [STUNAttribute] { settings.software.map { [.software($0)] } ?? [] }
