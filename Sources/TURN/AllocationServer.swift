@@ -86,6 +86,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         allocations.keys.reduce(into: [:]) { $0[$1.transport, default: 0] += 1 }
     }
 
+    /// The users holding allocations (a REST `expiry:user` counts as `user`).
     public var usernames: Set<String> { Set(allocationsPerUser.keys) }
 
     // MARK: Control messages
@@ -175,6 +176,15 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         var now: Moment
     }
 
+    /// Whom the per-user quota counts: a REST username `expiry:user` counts as `user`, so
+    /// minting credentials with other expiries does not buy more allocations.
+    private func quotaKey(_ username: String) -> String {
+        guard settings.users[username] == nil, RESTCredentials.expiry(ofUsername: username) != nil,
+            let colon = username.firstIndex(of: ":")
+        else { return username }
+        return String(username[username.index(after: colon)...])
+    }
+
     /// Charges one request to its source IP's budget (only requests without an allocation).
     private mutating func admitUnauthenticated(from client: TransportAddress, now: ContinuousClock.Instant) -> Bool {
         let rate = settings.unauthenticatedRequestsPerSecond
@@ -230,7 +240,16 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// The keys `username` may hold: the one of its live allocation, its static key, and one per
     /// REST secret while its REST expiry has not passed.
     private func candidateKeys(for username: String, tuple: FiveTuple, now: Moment) -> [[UInt8]] {
-        if let allocation = allocations[tuple], allocation.username == username { return [allocation.key] }
+        if let allocation = allocations[tuple], allocation.username == username {
+            // The allocation keeps its key across reloads (a rotated secret does not cut a
+            // call), but a REST credential past its expiry refreshes nothing any more.
+            if settings.users[username] == nil, let expiry = RESTCredentials.expiry(ofUsername: username),
+                expiry <= now.unixSeconds
+            {
+                return []
+            }
+            return [allocation.key]
+        }
         var keys: [[UInt8]] = []
         if let key = settings.users[username] { keys.append(key) }
         if !settings.restSecrets.isEmpty, let expiry = RESTCredentials.expiry(ofUsername: username),
@@ -282,7 +301,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         {
             return failure(request, .badRequest)
         }
-        guard allocationsPerUser[request.username, default: 0] < settings.maximumAllocationsPerUser,
+        guard allocationsPerUser[quotaKey(request.username), default: 0] < settings.maximumAllocationsPerUser,
             allocations.count < settings.maximumAllocations
         else {
             counters.quotaRejections += 1
@@ -331,7 +350,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             expiry: request.now.monotonic + .seconds(Int64(lifetime)), allocateTransaction: message.transactionID,
             allocateResponse: response, bandwidth: Self.bucket(bytesPerSecond: settings.bandwidthPerAllocation))
         tupleByRelay[relayed] = request.tuple
-        allocationsPerUser[request.username, default: 0] += 1
+        allocationsPerUser[quotaKey(request.username), default: 0] += 1
         counters.allocationsCreated += 1
         return response
     }
@@ -545,8 +564,9 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         guard let allocation = allocations.removeValue(forKey: tuple) else { return }
         tupleByRelay[allocation.relayed] = nil
         relays.close(allocation.relayed)
-        let remaining = allocationsPerUser[allocation.username, default: 1] - 1
-        allocationsPerUser[allocation.username] = remaining > 0 ? remaining : nil
+        let key = quotaKey(allocation.username)
+        let remaining = allocationsPerUser[key, default: 1] - 1
+        allocationsPerUser[key] = remaining > 0 ? remaining : nil
     }
 
     // MARK: Responses

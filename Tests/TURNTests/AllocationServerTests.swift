@@ -207,7 +207,7 @@ struct AllocationServerTests {
 
     // MARK: - REST credentials (draft-uberti-behave-turn-rest-00)
 
-    private static func restClient(
+    static func restClient(
         user: String, expiry: UInt64, secret: String, port: UInt16 = 40_000
     ) -> TestClient {
         let username = RESTCredentials.username(user: user, expiry: expiry)
@@ -222,7 +222,7 @@ struct AllocationServerTests {
         let reply = try carol.allocate(on: &server)
         #expect(reply.isSuccess)
         #expect(reply.isAuthenticated(with: carol.key))
-        #expect(server.usernames == [carol.username])
+        #expect(server.usernames == ["carol"], "a REST user counts once, whatever the expiry")
     }
 
     @Test(arguments: [Int64(0), -1, -86_400])
@@ -1277,5 +1277,32 @@ struct AllocationServerTests {
             }
         }
         #expect(server.counters.malformed > 0)
+    }
+}
+
+extension AllocationServerTests {
+    /// Minting REST credentials with another expiry does not buy more allocations.
+    @Test func restQuotaCountsTheUserNotTheExpiry() throws {
+        var server = Fixture.server {
+            $0.restSecrets = ["rest-secret"]
+            $0.maximumAllocationsPerUser = 1
+        }
+        var first = Self.restClient(user: "carol", expiry: TestTime.unix + 3_600, secret: "rest-secret", port: 40_000)
+        var second = Self.restClient(user: "carol", expiry: TestTime.unix + 7_200, secret: "rest-secret", port: 40_001)
+        var other = Self.restClient(user: "dave", expiry: TestTime.unix + 3_600, secret: "rest-secret", port: 40_002)
+        #expect(try first.allocate(on: &server).isSuccess)
+        #expect(try second.allocate(on: &server).code == 486)
+        #expect(try other.allocate(on: &server).isSuccess)
+    }
+
+    /// A REST allocation cannot be refreshed past its credential's expiry.
+    @Test func expiredRestCredentialsRefreshNothing() throws {
+        var server = Fixture.server { $0.restSecrets = ["rest-secret"] }
+        var carol = Self.restClient(user: "carol", expiry: TestTime.unix + 100, secret: "rest-secret")
+        #expect(try carol.allocate(on: &server).isSuccess)
+        let early = try carol.send(.refresh, [.lifetime(600)], to: &server, at: TestTime.at(50))
+        #expect(early.isSuccess)
+        let late = try carol.send(.refresh, [.lifetime(600)], to: &server, at: TestTime.at(200))
+        #expect(late.code == 401)
     }
 }
