@@ -220,9 +220,6 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             counters.badRequests += 1
             return .rejected(errorResponse(message, .badRequest, fingerprint: fingerprint))
         }
-        if nonces.check(nonce, for: tuple.client, now: now.unixSeconds) != .valid {
-            return .rejected(challenge(message, .staleNonce, tuple: tuple, now: now, fingerprint: fingerprint))
-        }
         guard realm == settings.realm else {
             counters.authFailures += 1
             return .rejected(challenge(message, .unauthorized, tuple: tuple, now: now, fingerprint: fingerprint))
@@ -231,7 +228,17 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             let valid =
                 parsed.hasMessageIntegritySHA256
                 ? parsed.verifyMessageIntegritySHA256(key: key) : parsed.verifyMessageIntegrity(key: key)
-            if valid { return .accepted(username: username, key: key) }
+            guard valid else { continue }
+            // RFC 8489 §9.2.4: the nonce is checked last, once the credentials are proven;
+            // a stale one earns 438 with a fresh nonce (and the response carries integrity).
+            guard nonces.check(nonce, for: tuple.client, now: now.unixSeconds) == .valid else {
+                return .rejected(
+                    errorResponse(
+                        message, .staleNonce,
+                        extra: [.realm(settings.realm), .nonce(nonces.issue(for: tuple.client, now: now.unixSeconds))],
+                        fingerprint: fingerprint, integrity: key))
+            }
+            return .accepted(username: username, key: key)
         }
         counters.authFailures += 1
         return .rejected(challenge(message, .unauthorized, tuple: tuple, now: now, fingerprint: fingerprint))
@@ -610,12 +617,13 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     }
 
     private func errorResponse(
-        _ request: STUNMessage, _ error: STUNErrorCode, extra: [STUNAttribute] = [], fingerprint: Bool
+        _ request: STUNMessage, _ error: STUNErrorCode, extra: [STUNAttribute] = [], fingerprint: Bool,
+        integrity key: [UInt8]? = nil
     ) -> [UInt8] {
         STUNMessage(
             type: STUNMessageType(method: request.type.method, messageClass: .errorResponse),
             transactionID: request.transactionID, attributes: [.errorCode(error)] + extra + softwareAttribute
-        ).encode(fingerprint: fingerprint)
+        ).encode(integrity: key.map { STUNIntegrity(key: $0) }, fingerprint: fingerprint)
     }
 }
 
