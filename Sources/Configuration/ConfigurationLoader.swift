@@ -329,7 +329,9 @@ private struct DocumentReader {
             return nil
         }
         claim(ipProtocol, address, lower...upper, keyPath: reader.path, node: reader.node)
-        if let ipv6 { claim(ipProtocol, ipv6, lower...upper, keyPath: reader.path + ".ipv6_address", node: reader.node) }
+        if let ipv6 {
+            claim(ipProtocol, ipv6, lower...upper, keyPath: reader.path + ".ipv6_address", node: reader.node)
+        }
         var range = PortRange(address: address, lowerBound: lower, upperBound: upper)
         range.ipv6Address = ipv6
         return range

@@ -202,7 +202,9 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
             }
         }
         var own = turn.listeners.compactMap { TransportAddress(text: $0.address, port: UInt16($0.port)) }
-        own += [turn.relay.address, turn.relay.ipv6Address].compactMap { $0.flatMap { TransportAddress(text: $0, port: 0) } }
+        own += [turn.relay.address, turn.relay.ipv6Address].compactMap {
+            $0.flatMap { TransportAddress(text: $0, port: 0) }
+        }
         own += [turn.externalAddress.flatMap { TransportAddress(text: $0, port: 0) }].compactMap { $0 }
         return PeerPolicy(allow: try ranges(turn.allowPeers), deny: try ranges(turn.denyPeers), serverAddresses: own)
     }
