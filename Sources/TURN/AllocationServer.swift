@@ -7,6 +7,10 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     public private(set) var policy: PeerPolicy
     public private(set) var relays: Relays
     public private(set) var counters = TURNCounters()
+    /// What happened since the driver last drained it, for its logs. Control-path events
+    /// only, and bounded: a flood of failures cannot grow it between two drains.
+    public private(set) var events: [TURNEvent] = []
+    static var maximumPendingEvents: Int { 256 }
     private var nonces: NonceIssuer
     private var allocations: [FiveTuple: Allocation] = [:]
     private var tupleByRelay: [TransportAddress: FiveTuple] = [:]
@@ -74,6 +78,16 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         case relay(from: TransportAddress, to: TransportAddress, payload: [UInt8])
         /// Nothing to send (an indication that was dropped, or not a request this server answers).
         case ignore
+    }
+
+    /// Hands the pending events over, for the driver to log.
+    public mutating func drainEvents() -> [TURNEvent] {
+        defer { events.removeAll(keepingCapacity: true) }
+        return events
+    }
+
+    private mutating func record(_ event: TURNEvent) {
+        if events.count < Self.maximumPendingEvents { events.append(event) }
     }
 
     // MARK: Queries
@@ -222,6 +236,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         }
         guard realm == settings.realm else {
             counters.authFailures += 1
+            record(.authenticationFailed(tuple, username: username))
             return .rejected(challenge(message, .unauthorized, tuple: tuple, now: now, fingerprint: fingerprint))
         }
         for key in candidateKeys(for: username, tuple: tuple, now: now) {
@@ -241,6 +256,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             return .accepted(username: username, key: key)
         }
         counters.authFailures += 1
+        record(.authenticationFailed(tuple, username: username))
         return .rejected(challenge(message, .unauthorized, tuple: tuple, now: now, fingerprint: fingerprint))
     }
 
@@ -359,6 +375,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         tupleByRelay[relayed] = request.tuple
         allocationsPerUser[quotaKey(request.username), default: 0] += 1
         counters.allocationsCreated += 1
+        record(.allocated(request.tuple, relayed: relayed, username: request.username, lifetime: lifetime))
         return response
     }
 
@@ -402,7 +419,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         }
         let requested = request.message.lifetime
         if requested == 0 {
-            remove(request.tuple)
+            remove(request.tuple, reason: .refreshedToZero)
             return success(request, [.lifetime(0)])
         }
         let lifetime = grantedLifetime(request.message)
@@ -546,7 +563,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         for (tuple, allocation) in allocations {
             if allocation.expiry <= now {
                 closed.append(allocation.relayed)
-                remove(tuple)
+                remove(tuple, reason: .expired)
                 continue
             }
             var updated = allocation
@@ -563,12 +580,13 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// The client's connection is gone (TCP/TLS): its allocation goes with it (RFC 8656 §3.1).
     public mutating func connectionClosed(_ tuple: FiveTuple) -> TransportAddress? {
         guard let allocation = allocations[tuple] else { return nil }
-        remove(tuple)
+        remove(tuple, reason: .connectionClosed)
         return allocation.relayed
     }
 
-    private mutating func remove(_ tuple: FiveTuple) {
+    private mutating func remove(_ tuple: FiveTuple, reason: TURNEvent.Release) {
         guard let allocation = allocations.removeValue(forKey: tuple) else { return }
+        record(.released(tuple, relayed: allocation.relayed, reason: reason))
         tupleByRelay[allocation.relayed] = nil
         relays.close(allocation.relayed)
         let key = quotaKey(allocation.username)
@@ -588,6 +606,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         // addresses pass, not the server's other ports.
         if tupleByRelay[localRelay(for: peer)] != nil { return .relayOnly }
         counters.deniedPeers += 1
+        record(.peerDenied(peer))
         return nil
     }
 
@@ -625,6 +644,21 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             transactionID: request.transactionID, attributes: [.errorCode(error)] + extra + softwareAttribute
         ).encode(integrity: key.map { STUNIntegrity(key: $0) }, fingerprint: fingerprint)
     }
+}
+
+/// Something an operator wants in the log.
+public enum TURNEvent: Sendable, Equatable {
+    public enum Release: String, Sendable {
+        case expired
+        case refreshedToZero = "refreshed to zero"
+        case connectionClosed = "connection closed"
+    }
+
+    case allocated(FiveTuple, relayed: TransportAddress, username: String, lifetime: UInt32)
+    case released(FiveTuple, relayed: TransportAddress, reason: Release)
+    case authenticationFailed(FiveTuple, username: String)
+    /// A CreatePermission or ChannelBind toward a peer the policy refuses (403).
+    case peerDenied(TransportAddress)
 }
 
 /// What the TURN core counts; the driver exports these as metrics.

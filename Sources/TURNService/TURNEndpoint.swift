@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import STUN
 import TURN
@@ -16,12 +17,14 @@ final class TURNEndpoint: @unchecked Sendable {
     private var udpListeners: [TransportAddress: Channel] = [:]
     private var streams: [FiveTuple: Channel] = [:]
     private(set) var traffic = RelayTraffic()
+    private let logger: Logger
 
     init(
         loop: EventLoop, settings: AllocationSettings, policy: PeerPolicy, relayAddresses: [TransportAddress],
-        relayPorts: ClosedRange<UInt16>
+        relayPorts: ClosedRange<UInt16>, logger: Logger
     ) {
         self.loop = loop
+        self.logger = logger
         var key = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in key.indices { key[index] = generator.next() }
@@ -46,6 +49,7 @@ final class TURNEndpoint: @unchecked Sendable {
         loop.preconditionInEventLoop()
         streams[tuple] = nil
         _ = core.connectionClosed(tuple)
+        logEvents()
     }
 
     // MARK: From clients
@@ -81,6 +85,30 @@ final class TURNEndpoint: @unchecked Sendable {
             pool.send(ByteBuffer(bytes: payload), from: relayed, to: peer)
         case .ignore:
             break
+        }
+        logEvents()
+    }
+
+    /// One line per allocation made or released, per refused credential and per denied peer.
+    private func logEvents() {
+        for event in core.drainEvents() {
+            switch event {
+            case .allocated(let tuple, let relayed, let username, let lifetime):
+                logger.info(
+                    "allocation created",
+                    metadata: [
+                        "client": "\(tuple)", "relayed": "\(relayed)", "user": "\(username)",
+                        "lifetime_s": "\(lifetime)",
+                    ])
+            case .released(let tuple, let relayed, let reason):
+                logger.info(
+                    "allocation released",
+                    metadata: ["client": "\(tuple)", "relayed": "\(relayed)", "reason": "\(reason.rawValue)"])
+            case .authenticationFailed(let tuple, let username):
+                logger.warning("authentication failed", metadata: ["client": "\(tuple)", "user": "\(username)"])
+            case .peerDenied(let peer):
+                logger.warning("peer denied by policy", metadata: ["peer": "\(peer)"])
+            }
         }
     }
 
@@ -126,6 +154,7 @@ final class TURNEndpoint: @unchecked Sendable {
     func expire() {
         loop.preconditionInEventLoop()
         _ = core.expire(now: .now)
+        logEvents()
     }
 
     func update(settings: AllocationSettings, policy: PeerPolicy) {

@@ -36,7 +36,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         endpoint = TURNEndpoint(
             loop: MultiThreadedEventLoopGroup.singleton.next(), settings: Self.allocationSettings(turn),
             policy: try Self.peerPolicy(turn), relayAddresses: relayAddresses,
-            relayPorts: UInt16(turn.relay.lowerBound)...UInt16(turn.relay.upperBound))
+            relayPorts: UInt16(turn.relay.lowerBound)...UInt16(turn.relay.upperBound), logger: logger)
     }
 
     public var isReady: Bool { ready.value }

@@ -142,6 +142,10 @@ struct TURNInteropTests {
         #expect(try Self.turnCounter(stack, "auth_failures").map { $0 >= 1 } == true)
         let good = try Self.client(["-u", "alice", "-w", "wonderland-42"])
         #expect(good.status == 0 && good.lost == 0 && good.received == good.sent, "\(good.output)")
+        // The operator sees both in the log.
+        let log = try String(contentsOfFile: stack.runtimeDirectory + "/supervisor.log", encoding: .utf8)
+        #expect(log.contains("stagedoor-turn") && log.contains("authentication failed") && log.contains("user=alice"))
+        #expect(log.contains("allocation created"))
         #expect(try stack.status().state("turn") == "running")
         #expect(try stack.cli(["stop"]).status == 0)
     }

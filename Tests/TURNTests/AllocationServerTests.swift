@@ -1306,3 +1306,23 @@ extension AllocationServerTests {
         #expect(late.code == 401)
     }
 }
+
+extension AllocationServerTests {
+    /// The driver logs allocations, refused credentials and denied peers from these events.
+    @Test func eventsTellWhatAnOperatorWantsLogged() throws {
+        var server = Fixture.server()
+        var alice = Fixture.alice()
+        let relayed = try alice.allocated(on: &server)
+        var wrong = TestClient(tuple: Addresses.tuple(40_005), username: "bob", password: "not-bobs")
+        #expect(try wrong.allocate(on: &server).code == 401)
+        _ = try alice.permit([testAddress("10.9.8.7", 1)], on: &server)
+        let events = server.drainEvents()
+        #expect(
+            events.contains {
+                if case .allocated(_, relayed, "alice", 600) = $0 { true } else { false }
+            })
+        #expect(events.contains(.authenticationFailed(Addresses.tuple(40_005), username: "bob")))
+        #expect(events.contains(.peerDenied(testAddress("10.9.8.7", 1))))
+        #expect(server.drainEvents().isEmpty, "drained once")
+    }
+}
