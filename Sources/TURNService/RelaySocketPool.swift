@@ -58,6 +58,10 @@ final class RelaySocketPool: RelayAddressProvider {
         guard channels[candidate] == nil, let descriptor = Self.bind(candidate) else { return nil }
         let handler = PeerDatagramHandler(endpoint: endpoint, relayed: candidate)
         let channel = DatagramBootstrap(group: loop)
+            .channelOption(.datagramVectorReadMessageCount, value: TURNEndpoint.vectorReadCount)
+            .channelOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: TURNEndpoint.readBufferCapacity)
+            )
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
             }

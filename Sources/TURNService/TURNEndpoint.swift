@@ -12,6 +12,13 @@ import TURN
 /// is used without locks or actor hops on the data path.
 final class TURNEndpoint: @unchecked Sendable {
     let loop: EventLoop
+    /// Datagrams read per recvmmsg(2) call: a burst costs one system call, not one each.
+    static let vectorReadCount = 32
+    /// Room for each datagram of a vector read: NIO splits one read buffer into
+    /// `vectorReadCount` slices, so one buffer is allocated per batch, not per datagram.
+    /// 2 KiB holds anything a TURN client or peer sends over a 1500-byte MTU path.
+    static let datagramCapacity = 2_048
+    static let readBufferCapacity = datagramCapacity * vectorReadCount
     private var core: AllocationServer<RelaySocketPool>
     private let pool: RelaySocketPool
     private var udpListeners: [TransportAddress: Channel] = [:]

@@ -49,6 +49,11 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
             case .udp:
                 let channel = try await DatagramBootstrap(group: endpoint.loop)
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelOption(.datagramVectorReadMessageCount, value: TURNEndpoint.vectorReadCount)
+                    .channelOption(
+                        .recvAllocator,
+                        value: FixedSizeRecvByteBufferAllocator(capacity: TURNEndpoint.readBufferCapacity)
+                    )
                     .channelInitializer { [endpoint] channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(

@@ -33,11 +33,14 @@ struct TURNInteropTests {
         // A turns: listener with a fresh self-signed certificate.
         let openssl = try StackHarness.run(
             "/usr/bin/openssl",
-            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-             "-keyout", stack.directory + "/key.pem", "-out", stack.directory + "/cert.pem"])
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                "-keyout", stack.directory + "/key.pem", "-out", stack.directory + "/cert.pem",
+            ])
         try #require(openssl.status == 0, "openssl: \(openssl.errors)")
         text = text.replacingOccurrences(
-            of: "  relay:\n", with: """
+            of: "  relay:\n",
+            with: """
                     - transport: tls
                       address: 127.0.0.1
                       port: \(turnsPort)
@@ -82,8 +85,11 @@ struct TURNInteropTests {
     static func client(_ flags: [String]) throws -> ClientRun {
         // -S is TLS (with -t): the turns: listener.
         let port = flags.contains("-S") ? turnsPort : turnPort
-        let arguments = flags + ["-e", "127.0.0.2", "-r", "\(peerPort)", "-p", "\(port)", "-n", "40", "-l", "172",
-            "-z", "5", "127.0.0.1"]
+        let arguments =
+            flags + [
+                "-e", "127.0.0.2", "-r", "\(peerPort)", "-p", "\(port)", "-n", "40", "-l", "172",
+                "-z", "5", "127.0.0.1",
+            ]
         let result = try StackHarness.run("/usr/bin/turnutils_uclient", arguments, timeout: 60)
         let text = result.output + result.errors
         /// The number after the last occurrence of `marker` (uclient prints running totals).
@@ -121,7 +127,7 @@ struct TURNInteropTests {
     func coturnClientRelaysWithoutLoss(_ flags: [String]) throws {
         let stack = try Self.makeStack()
         let peer = try Self.startPeer()
-        defer { peer.terminate() }
+        defer { Self.stopPeer(peer) }
         let run = try Self.client(flags)
         #expect(run.status == 0, "\(run.output)")
         #expect(run.lost == 0, "\(run.output)")
@@ -135,7 +141,7 @@ struct TURNInteropTests {
     @Test func wrongPasswordIsRefusedAndTheNextClientServed() throws {
         let stack = try Self.makeStack()
         let peer = try Self.startPeer()
-        defer { peer.terminate() }
+        defer { Self.stopPeer(peer) }
         let bad = try Self.client(["-u", "alice", "-w", "not-the-password"])
         #expect(bad.status != 0, "\(bad.output)")
         #expect((bad.received ?? 0) == 0)
@@ -153,7 +159,7 @@ struct TURNInteropTests {
     @Test func loopbackPeerIsDeniedByDefault() throws {
         let stack = try Self.makeStack(allowLoopbackPeer: false)
         let peer = try Self.startPeer()
-        defer { peer.terminate() }
+        defer { Self.stopPeer(peer) }
         let run = try Self.client(["-u", "alice", "-w", "wonderland-42"])
         #expect(run.status != 0 && (run.received ?? 0) == 0, "relayed to loopback: \(run.output)")
         #expect(try Self.turnCounter(stack, "denied_peers").map { $0 >= 1 } == true)
@@ -168,10 +174,12 @@ extension TURNInteropTests {
     @Test func reloadRotatesSecretsWithoutDroppingAllocations() throws {
         let stack = try Self.makeStack()
         let peer = try Self.startPeer()
-        defer { peer.terminate() }
+        defer { Self.stopPeer(peer) }
         // A client that runs for about 4 s on the old secret…
-        let arguments = ["-W", Self.secret, "-u", "long-call", "-e", "127.0.0.2", "-r", "\(Self.peerPort)",
-            "-p", "\(Self.turnPort)", "-n", "200", "-z", "20", "-l", "172", "127.0.0.1"]
+        let arguments = [
+            "-W", Self.secret, "-u", "long-call", "-e", "127.0.0.2", "-r", "\(Self.peerPort)",
+            "-p", "\(Self.turnPort)", "-n", "200", "-z", "20", "-l", "172", "127.0.0.1",
+        ]
         let longCall = Process()
         longCall.executableURL = URL(fileURLWithPath: "/usr/bin/turnutils_uclient")
         longCall.arguments = arguments
@@ -211,7 +219,7 @@ extension TURNInteropTests {
     @Test func bandwidthLimitDropsTheExcess() throws {
         let stack = try Self.makeStack(limits: ["bandwidth_per_allocation_kbps": 64])
         let peer = try Self.startPeer()
-        defer { peer.terminate() }
+        defer { Self.stopPeer(peer) }
         let run = try Self.client(["-u", "alice", "-w", "wonderland-42"])
         #expect((run.lost ?? 0) > 0, "nothing was limited: \(run.output)")
         #expect(try Self.turnCounter(stack, "over_bandwidth").map { $0 > 0 } == true)
@@ -223,7 +231,7 @@ extension TURNInteropTests {
     @Test func unauthenticatedRequestsAreRateLimitedPerSource() throws {
         let stack = try Self.makeStack(limits: ["unauthenticated_per_second": 1])
         let peer = try Self.startPeer()
-        defer { peer.terminate() }
+        defer { Self.stopPeer(peer) }
         _ = try Self.client(["-u", "alice", "-w", "wonderland-42", "-m", "10"])
         #expect(try Self.turnCounter(stack, "rate_limited").map { $0 > 0 } == true)
         #expect(try stack.status().state("turn") == "running")
