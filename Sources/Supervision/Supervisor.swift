@@ -18,6 +18,7 @@ public actor Supervisor {
     private let notifier: SystemdNotifier
     private let started = ContinuousClock.now
     private var announcedReady = false
+    private var announcedStatus = ""
     private var lastWatchdog: Instant?
     private var generation = 1
     private var reportedStates: [Component: String] = [:]
@@ -151,12 +152,16 @@ public actor Supervisor {
             Gauge(label: "stagedoor_component_up", dimensions: [("component", record.component.rawValue)])
                 .record(state == "running" ? 1 : 0)
         }
+        let summary = summary()
         if !announcedReady, core.isSettled {
             announcedReady = true
-            notifier.send("READY=1\nSTATUS=\(summary())")
-            logger.info("stack started", metadata: ["status": "\(summary())"])
-        } else if announcedReady, !core.isStopping {
-            notifier.send("STATUS=\(summary())")
+            announcedStatus = summary
+            notifier.send("READY=1\nSTATUS=\(summary)")
+            logger.info("stack started", metadata: ["status": "\(summary)"])
+        } else if announcedReady, !core.isStopping, summary != announcedStatus {
+            // Only when it changes: this runs every tick.
+            announcedStatus = summary
+            notifier.send("STATUS=\(summary)")
         }
         if let interval = notifier.watchdogInterval, now - (lastWatchdog ?? started) >= interval {
             lastWatchdog = now
