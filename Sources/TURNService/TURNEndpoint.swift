@@ -121,9 +121,8 @@ final class TURNEndpoint: @unchecked Sendable {
 
     // MARK: From peers
 
-    func peerDatagram(_ payload: ByteBuffer, from peerAddress: SocketAddress, to relayed: TransportAddress) {
+    func peerDatagram(_ payload: ByteBuffer, from peer: TransportAddress, to relayed: TransportAddress) {
         loop.preconditionInEventLoop()
-        guard let peer = TransportAddress(peerAddress) else { return }
         switch core.routePeerData(to: relayed, from: peer, length: payload.readableBytes, now: .now) {
         case .channel(let number, let tuple):
             let padding = tuple.transport == .udp ? 0 : ChannelData.streamPadding(forLength: payload.readableBytes)
@@ -217,6 +216,9 @@ final class PeerDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     private weak var endpoint: TURNEndpoint?
     private let relayed: TransportAddress
+    /// The last peer seen and its parsed form: a relay usually hears one peer, so the
+    /// conversion (which allocates) happens once per peer, not once per datagram.
+    private var lastPeer: (socket: SocketAddress, address: TransportAddress)?
 
     init(endpoint: TURNEndpoint?, relayed: TransportAddress) {
         self.endpoint = endpoint
@@ -225,7 +227,15 @@ final class PeerDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        endpoint?.peerDatagram(envelope.data, from: envelope.remoteAddress, to: relayed)
+        let peer: TransportAddress
+        if let lastPeer, lastPeer.socket == envelope.remoteAddress {
+            peer = lastPeer.address
+        } else {
+            guard let parsed = TransportAddress(envelope.remoteAddress) else { return }
+            lastPeer = (envelope.remoteAddress, parsed)
+            peer = parsed
+        }
+        endpoint?.peerDatagram(envelope.data, from: peer, to: relayed)
     }
 }
 
@@ -234,6 +244,9 @@ final class ClientDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     private let endpoint: TURNEndpoint
     private let server: TransportAddress
+    /// The last client seen and its 5-tuple, so a stream of datagrams from one client does not
+    /// convert (and allocate) its address each time.
+    private var lastClient: (socket: SocketAddress, tuple: FiveTuple)?
 
     init(endpoint: TURNEndpoint, server: TransportAddress) {
         self.endpoint = endpoint
@@ -242,8 +255,15 @@ final class ClientDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard let client = TransportAddress(envelope.remoteAddress) else { return }
-        endpoint.clientMessage(envelope.data, tuple: FiveTuple(client: client, server: server, transport: .udp))
+        let tuple: FiveTuple
+        if let lastClient, lastClient.socket == envelope.remoteAddress {
+            tuple = lastClient.tuple
+        } else {
+            guard let client = TransportAddress(envelope.remoteAddress) else { return }
+            tuple = FiveTuple(client: client, server: server, transport: .udp)
+            lastClient = (envelope.remoteAddress, tuple)
+        }
+        endpoint.clientMessage(envelope.data, tuple: tuple)
     }
 }
 
