@@ -7,13 +7,26 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var family: Family
-    /// 4 bytes for IPv4, 16 for IPv6, network order.
-    public var address: [UInt8]
+    /// The address bytes, stored inline: hashing and comparing an address touch two words, and
+    /// the relay's data path allocates nothing for it.
+    public var host: IPHost
     public var port: UInt16
+
+    /// 4 bytes for IPv4, 16 for IPv6, network order. (Allocates: for the control path.)
+    public var address: [UInt8] {
+        get { host.bytes }
+        set { host = IPHost(newValue) }
+    }
 
     public init(ipv4 address: (UInt8, UInt8, UInt8, UInt8), port: UInt16) {
         self.family = .ipv4
-        self.address = [address.0, address.1, address.2, address.3]
+        self.host = IPHost([address.0, address.1, address.2, address.3])
+        self.port = port
+    }
+
+    public init(family: Family, host: IPHost, port: UInt16) {
+        self.family = family
+        self.host = host
         self.port = port
     }
 
@@ -24,7 +37,7 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
         case 16: family = .ipv6
         default: return nil
         }
-        self.address = address
+        self.host = IPHost(address)
         self.port = port
     }
 
@@ -120,5 +133,42 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
         let head = text[..<bestStart].joined(separator: ":")
         let tail = text[(bestStart + bestLength)...].joined(separator: ":")
         return head + "::" + tail
+    }
+}
+
+/// Up to 16 address bytes in two words plus a length: an IPv4 or IPv6 host address as a
+/// hashable value that needs no heap storage.
+public struct IPHost: Hashable, Sendable {
+    private var high: UInt64 = 0
+    private var low: UInt64 = 0
+    /// How many bytes were given (4 or 16 when well formed); at most 16 are kept.
+    public private(set) var count: UInt8 = 0
+
+    public init(_ bytes: [UInt8]) {
+        self = bytes.withUnsafeBytes { IPHost(rawBytes: $0) }
+    }
+
+    public init(rawBytes: UnsafeRawBufferPointer) {
+        count = UInt8(min(rawBytes.count, 16))
+        withUnsafeMutableBytes(of: &high) { word in
+            for index in 0..<min(rawBytes.count, 8) { word[index] = rawBytes[index] }
+        }
+        if rawBytes.count > 8 {
+            withUnsafeMutableBytes(of: &low) { word in
+                for index in 8..<min(rawBytes.count, 16) { word[index - 8] = rawBytes[index] }
+            }
+        }
+    }
+
+    public var bytes: [UInt8] {
+        withUnsafeBytes { Array($0) }
+    }
+
+    /// The address bytes, without copying them to the heap.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        var words = (high, low)
+        return try Swift.withUnsafeBytes(of: &words) {
+            try body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(count))))
+        }
     }
 }

@@ -11,7 +11,7 @@ public struct Allocation: Sendable {
     let key: [UInt8]
     public internal(set) var expiry: ContinuousClock.Instant
     /// Permission per peer IP address (the port is not part of a permission, §9).
-    var permissions: [[UInt8]: Permission] = [:]
+    var permissions: [IPHost: Permission] = [:]
     var channelsByNumber: [UInt16: ChannelBinding] = [:]
     var channelsByPeer: [TransportAddress: UInt16] = [:]
     /// The last Allocate transaction, to answer a UDP retransmission with the same success (§7.2).
@@ -24,7 +24,7 @@ public struct Allocation: Sendable {
     public var channelCount: Int { channelsByNumber.count }
 
     func hasPermission(for peer: TransportAddress, now: ContinuousClock.Instant) -> Bool {
-        guard let permission = permissions[peer.address] else { return false }
+        guard let permission = permissions[peer.host] else { return false }
         return permission.expiry > now
     }
 }

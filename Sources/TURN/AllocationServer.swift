@@ -20,7 +20,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// The whole server's relayed bytes per second (`bandwidthTotal`).
     private var totalBandwidth: TokenBucket
     /// Unauthenticated requests per source IP; bounded in size, emptied as entries go idle.
-    private var sources: [[UInt8]: TokenBucket] = [:]
+    private var sources: [IPHost: TokenBucket] = [:]
     static var maximumTrackedSources: Int { 65_536 }
     /// How long a reserved port is held (RFC 8656 §7.2 suggests about 30 seconds).
     static var reservationLifetime: Duration { .seconds(30) }
@@ -203,12 +203,12 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     private mutating func admitUnauthenticated(from client: TransportAddress, now: ContinuousClock.Instant) -> Bool {
         let rate = settings.unauthenticatedRequestsPerSecond
         guard rate > 0 else { return true }
-        if sources[client.address] == nil {
+        if sources[client.host] == nil {
             // Bounded: a flood of spoofed sources cannot grow this without limit.
             if sources.count >= Self.maximumTrackedSources { return false }
-            sources[client.address] = TokenBucket(rate: Double(rate), burst: Double(rate * 2))
+            sources[client.host] = TokenBucket(rate: Double(rate), burst: Double(rate * 2))
         }
-        return sources[client.address]!.take(1, now: now)
+        return sources[client.host]!.take(1, now: now)
     }
 
     // MARK: Authentication (RFC 8489 §9.2.4)
@@ -390,7 +390,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// A peer address as it goes on the wire: a relayed address this server advertised under
     /// its external address is reached at its bound address (no hairpin through the NAT).
     private func localRelay(for peer: TransportAddress) -> TransportAddress {
-        guard let external = settings.externalAddress, external.address == peer.address,
+        guard let external = settings.externalAddress, external.host == peer.host,
             let bound = tupleByRelay.keys.first(where: { $0.port == peer.port && $0.family == peer.family })
         else { return peer }
         return bound
@@ -441,13 +441,13 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             guard let access = access(peer) else { return failure(request, .forbidden) }
             accesses.append(access)
         }
-        let newPeers = Set(peers.map(\.address)).subtracting(allocation.permissions.keys)
+        let newPeers = Set(peers.map(\.host)).subtracting(allocation.permissions.keys)
         guard allocation.permissions.count + newPeers.count <= settings.maximumPermissionsPerAllocation else {
             return failure(request, .insufficientCapacity)
         }
         let until = request.now.monotonic + .seconds(Int64(settings.permissionLifetime))
         for (peer, access) in zip(peers, accesses) {
-            allocation.permissions[peer.address] = Permission(expiry: until, relayOnly: access == .relayOnly)
+            allocation.permissions[peer.host] = Permission(expiry: until, relayOnly: access == .relayOnly)
         }
         allocations[request.tuple] = allocation
         return success(request, [])
@@ -467,7 +467,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         if let bound = allocation.channelsByNumber[number], bound.peer != peer { return failure(request, .badRequest) }
         if let other = allocation.channelsByPeer[peer], other != number { return failure(request, .badRequest) }
         guard let access = access(peer) else { return failure(request, .forbidden) }
-        if allocation.permissions[peer.address] == nil,
+        if allocation.permissions[peer.host] == nil,
             allocation.permissions.count >= settings.maximumPermissionsPerAllocation
         {
             return failure(request, .insufficientCapacity)
@@ -477,7 +477,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             peer: peer, expiry: now + .seconds(Int64(settings.channelLifetime)))
         allocation.channelsByPeer[peer] = number
         // Binding a channel installs or refreshes the permission too (§11.2).
-        allocation.permissions[peer.address] = Permission(
+        allocation.permissions[peer.host] = Permission(
             expiry: now + .seconds(Int64(settings.permissionLifetime)), relayOnly: access == .relayOnly)
         allocations[request.tuple] = allocation
         return success(request, [])
@@ -613,7 +613,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// Whether traffic may flow to or from `peer` now: a live permission, and for one granted
     /// relay-to-relay only, the peer must still be exactly a live relayed address.
     private func canReach(_ allocation: Allocation, _ peer: TransportAddress, now: ContinuousClock.Instant) -> Bool {
-        guard let permission = allocation.permissions[peer.address], permission.expiry > now else { return false }
+        guard let permission = allocation.permissions[peer.host], permission.expiry > now else { return false }
         return !permission.relayOnly || tupleByRelay[localRelay(for: peer)] != nil
     }
 
