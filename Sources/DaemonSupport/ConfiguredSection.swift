@@ -11,15 +11,14 @@ import ServiceLifecycle
 /// lost) the generic `makeWorkload` call in `Daemon.run` when it returns this as an actor.
 public final class ConfiguredSection: DaemonWorkload, @unchecked Sendable {
     public let component: Component
-    private let lock = NIOLock()
-    private var current: StagedoorConfiguration
+    private let current: NIOLockedValueBox<StagedoorConfiguration>
 
     public init(component: Component, configuration: StagedoorConfiguration) {
         self.component = component
-        self.current = configuration
+        self.current = NIOLockedValueBox(configuration)
     }
 
-    private var configuration: StagedoorConfiguration { lock.withLock { current } }
+    private var configuration: StagedoorConfiguration { current.withLockedValue { $0 } }
 
     public var isReady: Bool { true }
 
@@ -38,6 +37,6 @@ public final class ConfiguredSection: DaemonWorkload, @unchecked Sendable {
     }
 
     public func apply(_ configuration: StagedoorConfiguration) {
-        lock.withLock { current = configuration }
+        current.withLockedValue { $0 = configuration }
     }
 }

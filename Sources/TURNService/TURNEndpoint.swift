@@ -216,9 +216,6 @@ final class PeerDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     private weak var endpoint: TURNEndpoint?
     private let relayed: TransportAddress
-    /// The last peer seen and its parsed form: a relay usually hears one peer, so the
-    /// conversion (which allocates) happens once per peer, not once per datagram.
-    private var lastPeer: (socket: SocketAddress, address: TransportAddress)?
 
     init(endpoint: TURNEndpoint?, relayed: TransportAddress) {
         self.endpoint = endpoint
@@ -227,14 +224,8 @@ final class PeerDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let peer: TransportAddress
-        if let lastPeer, lastPeer.socket == envelope.remoteAddress {
-            peer = lastPeer.address
-        } else {
-            guard let parsed = TransportAddress(envelope.remoteAddress) else { return }
-            lastPeer = (envelope.remoteAddress, parsed)
-            peer = parsed
-        }
+        // The conversion copies bytes into inline storage: no allocation per datagram.
+        guard let peer = TransportAddress(envelope.remoteAddress) else { return }
         endpoint?.peerDatagram(envelope.data, from: peer, to: relayed)
     }
 }
@@ -244,9 +235,6 @@ final class ClientDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     private let endpoint: TURNEndpoint
     private let server: TransportAddress
-    /// The last client seen and its 5-tuple, so a stream of datagrams from one client does not
-    /// convert (and allocate) its address each time.
-    private var lastClient: (socket: SocketAddress, tuple: FiveTuple)?
 
     init(endpoint: TURNEndpoint, server: TransportAddress) {
         self.endpoint = endpoint
@@ -255,15 +243,8 @@ final class ClientDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let tuple: FiveTuple
-        if let lastClient, lastClient.socket == envelope.remoteAddress {
-            tuple = lastClient.tuple
-        } else {
-            guard let client = TransportAddress(envelope.remoteAddress) else { return }
-            tuple = FiveTuple(client: client, server: server, transport: .udp)
-            lastClient = (envelope.remoteAddress, tuple)
-        }
-        endpoint.clientMessage(envelope.data, tuple: tuple)
+        guard let client = TransportAddress(envelope.remoteAddress) else { return }
+        endpoint.clientMessage(envelope.data, tuple: FiveTuple(client: client, server: server, transport: .udp))
     }
 }
 

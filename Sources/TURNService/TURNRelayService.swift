@@ -17,9 +17,9 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
     private let endpoint: TURNEndpoint
     private let configuration: StagedoorConfiguration
     private let logger: Logger
-    private let ready = ReadyFlag()
+    private let ready = NIOLockedValueBox(false)
     /// The TLS context new `turns:` connections use; replaced when a reload brings new certificates.
-    private let tls: TLSContextBox
+    private let tls: NIOLockedValueBox<NIOSSLContext?>
     private var lastCounters = TURNCounters()
     private var lastTraffic = RelayTraffic()
 
@@ -32,14 +32,14 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         }
         self.configuration = configuration
         self.logger = logger
-        tls = TLSContextBox(try Self.tlsContext(turn))
+        tls = NIOLockedValueBox(try Self.tlsContext(turn))
         endpoint = TURNEndpoint(
             loop: MultiThreadedEventLoopGroup.singleton.next(), settings: Self.allocationSettings(turn),
             policy: try Self.peerPolicy(turn), relayAddresses: relayAddresses,
             relayPorts: UInt16(turn.relay.lowerBound)...UInt16(turn.relay.upperBound), logger: logger)
     }
 
-    public var isReady: Bool { ready.value }
+    public var isReady: Bool { ready.withLockedValue { $0 } }
 
     public func run() async throws {
         var channels: [Channel] = []
@@ -80,7 +80,9 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { [endpoint, tls] channel in
                         channel.eventLoop.makeCompletedFuture {
-                            guard let context = tls.context else { throw TURNServiceError.noCertificate }
+                            guard let context = tls.withLockedValue({ $0 }) else {
+                                throw TURNServiceError.noCertificate
+                            }
                             try channel.pipeline.syncOperations.addHandlers(
                                 NIOSSLServerHandler(context: context),
                                 ByteToMessageHandler(StreamFramer()),
@@ -98,7 +100,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
             [endpoint] _ in
             endpoint.expire()
         }
-        ready.value = true
+        ready.withLockedValue { $0 = true }
         try? await gracefulShutdown()
         housekeeping.cancel()
         try await endpoint.loop.submit { [endpoint] in endpoint.shutdown() }.get()
@@ -161,7 +163,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         let policy = try Self.peerPolicy(configuration.turn)
         let context = try Self.tlsContext(configuration.turn)
         try await endpoint.loop.submit { [endpoint] in endpoint.update(settings: settings, policy: policy) }.get()
-        tls.context = context
+        tls.withLockedValue { $0 = context }
         if configuration.turn.listeners != self.configuration.turn.listeners
             || configuration.turn.relay != self.configuration.turn.relay
         {
@@ -225,28 +227,5 @@ enum TURNServiceError: Error, CustomStringConvertible {
         case .badRange(let text): "not a CIDR range the peer policy accepts: \(text)"
         case .noCertificate: "a TLS listener has no certificate"
         }
-    }
-}
-
-/// The current TLS context, swapped by reloads and read by every new connection.
-final class TLSContextBox: @unchecked Sendable {
-    private let lock = NIOLock()
-    private var current: NIOSSLContext?
-
-    init(_ context: NIOSSLContext?) { current = context }
-
-    var context: NIOSSLContext? {
-        get { lock.withLock { current } }
-        set { lock.withLock { current = newValue } }
-    }
-}
-
-/// A flag read from any task; set once the listeners are bound.
-final class ReadyFlag: @unchecked Sendable {
-    private let lock = NIOLock()
-    private var flag = false
-    var value: Bool {
-        get { lock.withLock { flag } }
-        set { lock.withLock { flag = newValue } }
     }
 }
