@@ -18,9 +18,14 @@ public enum IPAddressText {
         return nil
     }
 
-    /// `0.0.0.0` or `::`: every address of the box.
+    /// The unspecified address in any spelling (`0.0.0.0`, `::`, `::0`, `0:0::0`): every
+    /// address of the box.
     public static func isWildcard(_ text: String) -> Bool {
-        text == "0.0.0.0" || text == "::" || text == "0:0:0:0:0:0:0:0"
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return v4.s_addr == 0 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { $0.allSatisfy { $0 == 0 } } }
+        return false
     }
 
     /// 127.0.0.0/8 or ::1: only this machine can reach it.
@@ -41,9 +46,10 @@ public enum IPAddressText {
     /// family that covers the other (Linux binds `::` dual-stack by default).
     static func overlaps(_ lhs: String, _ rhs: String) -> Bool {
         if lhs == rhs { return true }
-        if lhs == "::" || rhs == "::" { return true }
-        if lhs == "0.0.0.0" { return family(of: rhs) == .v4 }
-        if rhs == "0.0.0.0" { return family(of: lhs) == .v4 }
+        let lhsWildcard = isWildcard(lhs)
+        let rhsWildcard = isWildcard(rhs)
+        if lhsWildcard, family(of: lhs) == .v6 || family(of: lhs) == family(of: rhs) { return true }
+        if rhsWildcard, family(of: rhs) == .v6 || family(of: rhs) == family(of: lhs) { return true }
         return false
     }
 }

@@ -113,7 +113,7 @@ struct TURNCredentials: AsyncParsableCommand {
         var uris: [String] = []
         for listener in settings.listeners {
             let host = settings.externalAddress ?? listener.address
-            if isUnspecified(host) {
+            if IPAddressText.isWildcard(host) {
                 throw UnreachableHost(listener: listener, externalAddress: settings.externalAddress)
             }
             let hostText = IPAddressText.family(of: host) == .v6 ? "[\(host)]" : host
@@ -127,15 +127,5 @@ struct TURNCredentials: AsyncParsableCommand {
             if !uris.contains(uri) { uris.append(uri) }
         }
         return uris
-    }
-
-    /// `0.0.0.0`, `::` or any other spelling of the unspecified address (`::0`, `0:0::0`).
-    static func isUnspecified(_ address: String) -> Bool {
-        if IPAddressText.isWildcard(address) { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, address, &v4) == 1 { return v4.s_addr == 0 }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, address, &v6) == 1 { return withUnsafeBytes(of: &v6) { $0.allSatisfy { $0 == 0 } } }
-        return false
     }
 }

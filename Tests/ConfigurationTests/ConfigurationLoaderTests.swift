@@ -499,6 +499,8 @@ private func parse(_ text: String, runtimeDirectory: String? = nil) throws -> St
         #expect(IPAddressText.isWildcard("0.0.0.0"))
         #expect(IPAddressText.isWildcard("::"))
         #expect(IPAddressText.isWildcard("0:0:0:0:0:0:0:0"))
+        #expect(IPAddressText.isWildcard("::0") && IPAddressText.isWildcard("0:0::0"))
+        #expect(!IPAddressText.isWildcard("0.0.0.1") && !IPAddressText.isWildcard("::1"))
         #expect(!IPAddressText.isWildcard("127.0.0.1"))
         #expect(!IPAddressText.isWildcard("::1"))
     }
