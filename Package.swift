@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "stagedoor-turn", targets: ["stagedoor-turn"]),
         .executable(name: "stagedoor-sip", targets: ["stagedoor-sip"]),
         .executable(name: "stagedoor-bridge", targets: ["stagedoor-bridge"]),
+        /// The TURN server as a library, for the in-process benchmarks in `Benchmarks/`.
+        .library(name: "StagedoorTURN", targets: ["TURNService", "TURN", "STUN", "Configuration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -41,6 +43,8 @@ let package = Package(
 
         /// glibc's process-spawning extensions that need _GNU_SOURCE.
         .target(name: "CProcessSpawn"),
+        /// recvmmsg/sendmmsg, also behind _GNU_SOURCE: the TURN relay's batched datagram IO.
+        .target(name: "CDatagramBatch"),
 
         // MARK: Pure protocol and model libraries (no sockets, no clock).
         .target(
@@ -62,7 +66,7 @@ let package = Package(
         .target(
             name: "TURNService",
             dependencies: [
-                "TURN", "STUN", "Configuration", "Control", "DaemonSupport",
+                "TURN", "STUN", "Configuration", "Control", "DaemonSupport", "CDatagramBatch",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

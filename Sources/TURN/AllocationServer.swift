@@ -80,6 +80,9 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         case ignore
     }
 
+    /// Whether there are events to drain (cheaper than draining nothing).
+    public var hasEvents: Bool { !events.isEmpty }
+
     /// Hands the pending events over, for the driver to log.
     public mutating func drainEvents() -> [TURNEvent] {
         defer { events.removeAll(keepingCapacity: true) }

@@ -7,89 +7,91 @@ import TURN
     import Glibc
 #endif
 
-/// The TURN server's sockets around the pure `AllocationServer`: client listeners (UDP and
-/// TCP), relay sockets, and the routing between them. Confined to one event loop, so the core
-/// is used without locks or actor hops on the data path.
-final class TURNEndpoint: @unchecked Sendable {
-    let loop: EventLoop
-    /// Datagrams read per recvmmsg(2) call: a burst costs one system call, not one each.
-    static let vectorReadCount = 32
-    /// Room for each datagram of a vector read: NIO splits one read buffer into
-    /// `vectorReadCount` slices, so one buffer is allocated per batch, not per datagram.
-    /// 2 KiB holds anything a TURN client or peer sends over a 1500-byte MTU path.
-    static let datagramCapacity = 2_048
-    static let readBufferCapacity = datagramCapacity * vectorReadCount
+/// The TURN server's sockets around the pure `AllocationServer`: client listeners (UDP, and
+/// the TCP/TLS connections NIO serves), relay sockets, and the routing between them. Confined
+/// to the `DatagramLoop`'s thread, so the core is used without locks or actor hops on the data
+/// path; a ChannelData datagram is relayed without an allocation (`Benchmarks/`).
+final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
+    let loop: DatagramLoop
     private var core: AllocationServer<RelaySocketPool>
     private let pool: RelaySocketPool
-    private var udpListeners: [TransportAddress: Channel] = [:]
     private var streams: [FiveTuple: Channel] = [:]
     private(set) var traffic = RelayTraffic()
     private let logger: Logger
 
     init(
-        loop: EventLoop, settings: AllocationSettings, policy: PeerPolicy, relayAddresses: [TransportAddress],
+        settings: AllocationSettings, policy: PeerPolicy, relayAddresses: [TransportAddress],
         relayPorts: ClosedRange<UInt16>, logger: Logger
-    ) {
-        self.loop = loop
+    ) throws {
         self.logger = logger
         var key = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in key.indices { key[index] = generator.next() }
+        loop = try DatagramLoop()
         pool = RelaySocketPool(bindAddresses: relayAddresses, ports: relayPorts, loop: loop)
         core = AllocationServer(settings: settings, policy: policy, nonces: NonceIssuer(key: key), relays: pool)
-        pool.endpoint = self
+        loop.receiver = self
     }
 
     // MARK: Listeners
 
-    func addUDPListener(_ channel: Channel, address: TransportAddress) {
-        loop.preconditionInEventLoop()
-        udpListeners[address] = channel
+    /// Opens a UDP listener on the loop; false when the address cannot be bound.
+    func addUDPListener(_ address: TransportAddress) -> Bool {
+        loop.open(.listener(address), at: address, reuseAddress: true)
     }
 
     func streamOpened(_ tuple: FiveTuple, channel: Channel) {
-        loop.preconditionInEventLoop()
         streams[tuple] = channel
     }
 
     func streamClosed(_ tuple: FiveTuple) {
-        loop.preconditionInEventLoop()
         streams[tuple] = nil
         _ = core.connectionClosed(tuple)
         logEvents()
     }
 
+    // MARK: DatagramReceiver
+
+    func datagram(_ payload: UnsafeRawBufferPointer, from source: TransportAddress, on socket: DatagramSocket) {
+        switch socket {
+        case .listener(let server):
+            clientMessage(payload, tuple: FiveTuple(client: source, server: server, transport: .udp))
+        case .relay(let relayed):
+            peerDatagram(payload, from: source, to: relayed)
+        }
+    }
+
+    func tick() {
+        expire()
+    }
+
     // MARK: From clients
 
     /// A STUN message or ChannelData frame from a client, over any transport.
-    func clientMessage(_ buffer: ByteBuffer, tuple: FiveTuple) {
-        loop.preconditionInEventLoop()
-        let start = buffer.readerIndex
-        guard let first = buffer.getInteger(at: start, as: UInt8.self) else { return }
+    func clientMessage(_ bytes: UnsafeRawBufferPointer, tuple: FiveTuple) {
+        guard let first = bytes.first else { return }
         if ChannelData.isChannelData(firstByte: first) {
-            guard buffer.readableBytes >= ChannelData.headerLength,
-                let header = ChannelData.parseHeader(
-                    first, buffer.getInteger(at: start + 1)!, buffer.getInteger(at: start + 2)!,
-                    buffer.getInteger(at: start + 3)!),
-                header.length <= buffer.readableBytes - ChannelData.headerLength,
+            guard bytes.count >= ChannelData.headerLength,
+                let header = ChannelData.parseHeader(first, bytes[1], bytes[2], bytes[3]),
+                header.length <= bytes.count - ChannelData.headerLength,
                 let route = core.routeChannelData(
                     channel: header.channel, length: header.length, from: tuple, now: .now)
             else {
                 traffic.dropped += 1
                 return
             }
-            // The payload goes out as a slice of the buffer it came in: no copy.
-            let payload = buffer.getSlice(at: start + ChannelData.headerLength, length: header.length)!
-            traffic.toPeers.count(payload.readableBytes)
-            pool.send(payload, from: route.relayed, to: route.peer)
+            let payload = UnsafeRawBufferPointer(
+                rebasing: bytes[ChannelData.headerLength..<(ChannelData.headerLength + header.length)])
+            traffic.toPeers.count(payload.count)
+            loop.send(from: .relay(route.relayed), to: route.peer, payload: payload)
             return
         }
-        switch core.handle(buffer.readableBytesView, from: tuple, now: Self.moment()) {
-        case .respond(let bytes):
-            send(ByteBuffer(bytes: bytes), to: tuple)
+        switch core.handle(bytes, from: tuple, now: Self.moment()) {
+        case .respond(let response):
+            response.withUnsafeBytes { send($0, to: tuple) }
         case .relay(let relayed, let peer, let payload):
             traffic.toPeers.count(payload.count)
-            pool.send(ByteBuffer(bytes: payload), from: relayed, to: peer)
+            payload.withUnsafeBytes { loop.send(from: .relay(relayed), to: peer, payload: $0) }
         case .ignore:
             break
         }
@@ -98,6 +100,7 @@ final class TURNEndpoint: @unchecked Sendable {
 
     /// One line per allocation made or released, per refused credential and per denied peer.
     private func logEvents() {
+        guard core.hasEvents else { return }
         for event in core.drainEvents() {
             switch event {
             case .allocated(let tuple, let relayed, let username, let lifetime):
@@ -121,50 +124,48 @@ final class TURNEndpoint: @unchecked Sendable {
 
     // MARK: From peers
 
-    func peerDatagram(_ payload: ByteBuffer, from peer: TransportAddress, to relayed: TransportAddress) {
-        loop.preconditionInEventLoop()
-        switch core.routePeerData(to: relayed, from: peer, length: payload.readableBytes, now: .now) {
+    func peerDatagram(_ payload: UnsafeRawBufferPointer, from peer: TransportAddress, to relayed: TransportAddress) {
+        switch core.routePeerData(to: relayed, from: peer, length: payload.count, now: .now) {
         case .channel(let number, let tuple):
-            let padding = tuple.transport == .udp ? 0 : ChannelData.streamPadding(forLength: payload.readableBytes)
-            var frame = ByteBufferAllocator().buffer(
-                capacity: ChannelData.headerLength + payload.readableBytes + padding)
-            frame.writeInteger(number)
-            frame.writeInteger(UInt16(payload.readableBytes))
-            var body = payload
-            frame.writeBuffer(&body)
-            frame.writeRepeatingByte(0, count: padding)
-            traffic.toClients.count(payload.readableBytes)
-            send(frame, to: tuple)
+            traffic.toClients.count(payload.count)
+            let header = UInt32(number) << 16 | UInt32(payload.count)
+            switch tuple.transport {
+            case .udp:
+                loop.send(from: .listener(tuple.server), to: tuple.client, header: header, payload: payload)
+            case .tcp, .tls:
+                // RFC 8656 §12.5: over a stream, ChannelData is padded to a multiple of 4.
+                let padding = ChannelData.streamPadding(forLength: payload.count)
+                var frame = ByteBufferAllocator().buffer(capacity: ChannelData.headerLength + payload.count + padding)
+                frame.writeInteger(header)
+                frame.writeBytes(payload)
+                frame.writeRepeatingByte(0, count: padding)
+                streams[tuple]?.writeAndFlush(frame, promise: nil)
+            }
         case .dataIndication(let tuple, let peer):
-            traffic.toClients.count(payload.readableBytes)
-            send(
-                ByteBuffer(bytes: core.dataIndication(from: peer, payload: Array(payload.readableBytesView))), to: tuple
-            )
+            traffic.toClients.count(payload.count)
+            core.dataIndication(from: peer, payload: Array(payload)).withUnsafeBytes { send($0, to: tuple) }
         case .drop:
             traffic.dropped += 1
         }
     }
 
-    private func send(_ buffer: ByteBuffer, to tuple: FiveTuple) {
+    private func send(_ bytes: UnsafeRawBufferPointer, to tuple: FiveTuple) {
         switch tuple.transport {
         case .udp:
-            udpListeners[tuple.server]?.writeAndFlush(
-                AddressedEnvelope(remoteAddress: tuple.client.socketAddress, data: buffer), promise: nil)
+            loop.send(from: .listener(tuple.server), to: tuple.client, payload: bytes)
         case .tcp, .tls:
-            streams[tuple]?.writeAndFlush(buffer, promise: nil)
+            streams[tuple]?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
         }
     }
 
     // MARK: Housekeeping
 
     func expire() {
-        loop.preconditionInEventLoop()
         _ = core.expire(now: .now)
         logEvents()
     }
 
     func update(settings: AllocationSettings, policy: PeerPolicy) {
-        loop.preconditionInEventLoop()
         core.update(settings: settings, policy: policy)
     }
 
@@ -178,17 +179,18 @@ final class TURNEndpoint: @unchecked Sendable {
     }
 
     func snapshot() -> Snapshot {
-        loop.preconditionInEventLoop()
+        var traffic = traffic
+        traffic.dropped += loop.sendFailures
         return Snapshot(
             allocations: core.allocationCount, byTransport: core.allocationsByTransport, users: core.usernames.count,
             counters: core.counters, traffic: traffic, relaySockets: pool.openCount)
     }
 
+    /// Closes every client connection and relay socket; the listeners close with the loop.
     func shutdown() {
-        loop.preconditionInEventLoop()
-        for channel in udpListeners.values { channel.close(promise: nil) }
         for channel in streams.values { channel.close(promise: nil) }
         pool.closeAll()
+        loop.flush()
     }
 
     static func moment() -> Moment {
@@ -211,43 +213,6 @@ struct RelayTraffic: Sendable, Equatable {
     var dropped = 0
 }
 
-/// Reads what peers send to one relayed address.
-final class PeerDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    private weak var endpoint: TURNEndpoint?
-    private let relayed: TransportAddress
-
-    init(endpoint: TURNEndpoint?, relayed: TransportAddress) {
-        self.endpoint = endpoint
-        self.relayed = relayed
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        // The conversion copies bytes into inline storage: no allocation per datagram.
-        guard let peer = TransportAddress(envelope.remoteAddress) else { return }
-        endpoint?.peerDatagram(envelope.data, from: peer, to: relayed)
-    }
-}
-
-/// Reads a UDP listener: every datagram is one STUN message or ChannelData frame.
-final class ClientDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    private let endpoint: TURNEndpoint
-    private let server: TransportAddress
-
-    init(endpoint: TURNEndpoint, server: TransportAddress) {
-        self.endpoint = endpoint
-        self.server = server
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        guard let client = TransportAddress(envelope.remoteAddress) else { return }
-        endpoint.clientMessage(envelope.data, tuple: FiveTuple(client: client, server: server, transport: .udp))
-    }
-}
-
 /// One TCP client connection: registers its 5-tuple and passes framed messages on.
 final class ClientStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
@@ -266,19 +231,23 @@ final class ClientStreamHandler: ChannelInboundHandler, @unchecked Sendable {
         {
             let tuple = FiveTuple(client: remote, server: local, transport: transport)
             self.tuple = tuple
-            endpoint.streamOpened(tuple, channel: context.channel)
+            let channel = context.channel
+            endpoint.loop.execute { [endpoint] in endpoint.streamOpened(tuple, channel: channel) }
         }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let tuple { endpoint.streamClosed(tuple) }
+        if let tuple { endpoint.loop.execute { [endpoint] in endpoint.streamClosed(tuple) } }
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let tuple else { return }
-        endpoint.clientMessage(unwrapInboundIn(data), tuple: tuple)
+        let message = unwrapInboundIn(data)
+        endpoint.loop.execute { [endpoint] in
+            message.withUnsafeReadableBytes { endpoint.clientMessage($0, tuple: tuple) }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -33,10 +33,11 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         tls = NIOLockedValueBox(try Self.tlsContext(turn))
-        endpoint = TURNEndpoint(
-            loop: MultiThreadedEventLoopGroup.singleton.next(), settings: Self.allocationSettings(turn),
-            policy: try Self.peerPolicy(turn), relayAddresses: relayAddresses,
+        endpoint = try TURNEndpoint(
+            settings: Self.allocationSettings(turn), policy: try Self.peerPolicy(turn),
+            relayAddresses: relayAddresses,
             relayPorts: UInt16(turn.relay.lowerBound)...UInt16(turn.relay.upperBound), logger: logger)
+        endpoint.loop.start()
     }
 
     public var isReady: Bool { ready.withLockedValue { $0 } }
@@ -47,24 +48,10 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
             guard let server = TransportAddress(text: listener.address, port: UInt16(listener.port)) else { continue }
             switch listener.transport {
             case .udp:
-                let channel = try await DatagramBootstrap(group: endpoint.loop)
-                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .channelOption(.datagramVectorReadMessageCount, value: TURNEndpoint.vectorReadCount)
-                    .channelOption(
-                        .recvAllocator,
-                        value: FixedSizeRecvByteBufferAllocator(capacity: TURNEndpoint.readBufferCapacity)
-                    )
-                    .channelInitializer { [endpoint] channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                ClientDatagramHandler(endpoint: endpoint, server: server))
-                        }
-                    }
-                    .bind(host: listener.address, port: listener.port).get()
-                try await endpoint.loop.submit { [endpoint] in endpoint.addUDPListener(channel, address: server) }.get()
-                channels.append(channel)
+                let opened = await endpoint.loop.submit { [endpoint] in endpoint.addUDPListener(server) }
+                guard opened else { throw TURNServiceError.cannotBind("udp \(server)") }
             case .tcp:
-                let channel = try await ServerBootstrap(group: endpoint.loop)
+                let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { [endpoint] channel in
                         channel.eventLoop.makeCompletedFuture {
@@ -76,7 +63,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
                     .bind(host: listener.address, port: listener.port).get()
                 channels.append(channel)
             case .tls:
-                let channel = try await ServerBootstrap(group: endpoint.loop)
+                let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelInitializer { [endpoint, tls] channel in
                         channel.eventLoop.makeCompletedFuture {
@@ -96,21 +83,15 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
             }
             logger.info("listening", metadata: ["listener": "\(listener.transport.rawValue) \(server)"])
         }
-        let housekeeping = endpoint.loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) {
-            [endpoint] _ in
-            endpoint.expire()
-        }
         ready.withLockedValue { $0 = true }
         try? await gracefulShutdown()
-        housekeeping.cancel()
-        try await endpoint.loop.submit { [endpoint] in endpoint.shutdown() }.get()
         for channel in channels { try? await channel.close() }
+        await endpoint.loop.submit { [endpoint] in endpoint.shutdown() }
+        endpoint.loop.stop()
     }
 
     public func statusDetails() async -> JSONValue {
-        guard let snapshot = try? await endpoint.loop.submit({ [endpoint] in endpoint.snapshot() }).get() else {
-            return .null
-        }
+        let snapshot = await endpoint.loop.submit { [endpoint] in endpoint.snapshot() }
         record(snapshot)
         return [
             "allocations": JSONValue(snapshot.allocations),
@@ -162,7 +143,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         let settings = Self.allocationSettings(configuration.turn)
         let policy = try Self.peerPolicy(configuration.turn)
         let context = try Self.tlsContext(configuration.turn)
-        try await endpoint.loop.submit { [endpoint] in endpoint.update(settings: settings, policy: policy) }.get()
+        await endpoint.loop.submit { [endpoint] in endpoint.update(settings: settings, policy: policy) }
         tls.withLockedValue { $0 = context }
         if configuration.turn.listeners != self.configuration.turn.listeners
             || configuration.turn.relay != self.configuration.turn.relay
@@ -221,11 +202,13 @@ enum TURNServiceError: Error, CustomStringConvertible {
     case badAddress(String)
     case badRange(String)
     case noCertificate
+    case cannotBind(String)
     var description: String {
         switch self {
         case .badAddress(let text): "not an IP address: \(text)"
         case .badRange(let text): "not a CIDR range the peer policy accepts: \(text)"
         case .noCertificate: "a TLS listener has no certificate"
+        case .cannotBind(let listener): "cannot bind \(listener)"
         }
     }
 }

@@ -1,0 +1,20 @@
+#ifndef STAGEDOOR_CDATAGRAMBATCH_H
+#define STAGEDOOR_CDATAGRAMBATCH_H
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+/// `struct mmsghdr`, recvmmsg(2) and sendmmsg(2) are declared only under _GNU_SOURCE, which
+/// Swift's Glibc module is not built with. This struct has the same layout as the kernel's
+/// (checked by a static assertion in the .c file) and the wrappers pass it through.
+struct stagedoor_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+
+/// recvmmsg(2) without a timeout.
+int stagedoor_recvmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int count, int flags);
+
+/// sendmmsg(2).
+int stagedoor_sendmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int count, int flags);
+#endif
