@@ -145,6 +145,12 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
                         message, .unknownAttribute, extra: [.unknownAttributes(parsed.unknownComprehensionRequired)],
                         fingerprint: fingerprint))
             }
+            // Binding needs no credentials, so it is charged to the source's unauthenticated
+            // budget too: a spoofed source cannot use the server as a reflector at line rate.
+            if allocations[tuple] == nil, !admitUnauthenticated(from: tuple.client, now: now.monotonic) {
+                counters.rateLimited += 1
+                return .ignore
+            }
             counters.bindings += 1
             // RFC 8489 §6.3.1: no authentication for Binding; XOR-MAPPED-ADDRESS is the reflexive address.
             let response = STUNMessage(

@@ -1065,12 +1065,16 @@ struct AllocationServerTests {
         #expect(server.handle(sameAddress.encode(request), from: sameAddress.tuple, now: TestTime.at(0)) == .ignore)
         #expect(server.counters.rateLimited == 1)
 
-        // Another address has its own budget; Binding and a 5-tuple with an allocation are not charged.
+        // Another address has its own budget, and a 5-tuple with an allocation is not charged.
         let other = try Fixture.bob().once(.allocate, [.requestedTransport(17)], to: &server, at: TestTime.at(0))
         #expect(other.code == 401)
-        #expect(try sameAddress.once(.binding, to: &server, at: TestTime.at(0)).isSuccess)
         #expect(try alice.send(.refresh, [], to: &server, at: TestTime.at(0)).isSuccess)
+        #expect(try alice.send(.binding, [], to: &server, at: TestTime.at(0)).isSuccess)
         #expect(server.counters.rateLimited == 1)
+        // Binding needs no credentials but is charged all the same: no reflection at line rate.
+        let binding = STUNMessage(method: .binding, messageClass: .request)
+        #expect(server.handle(sameAddress.encode(binding), from: sameAddress.tuple, now: TestTime.at(0)) == .ignore)
+        #expect(server.counters.rateLimited == 2)
 
         // Half a second gives 25 more.
         let later = Moment(monotonic: TestTime.base + .milliseconds(500), unixSeconds: TestTime.unix)
@@ -1078,7 +1082,7 @@ struct AllocationServerTests {
             #expect(server.handle(sameAddress.encode(request), from: sameAddress.tuple, now: later) != .ignore)
         }
         #expect(server.handle(sameAddress.encode(request), from: sameAddress.tuple, now: later) == .ignore)
-        #expect(server.counters.rateLimited == 2)
+        #expect(server.counters.rateLimited == 3)
     }
 
     @Test func unauthenticatedRateLimitCanBeTurnedOff() throws {
