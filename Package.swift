@@ -47,6 +47,12 @@ let package = Package(
         .target(name: "CDatagramBatch"),
 
         // MARK: Pure protocol and model libraries (no sockets, no clock).
+        /// SDP (RFC 8866) model, parser, serializer; the WebRTC answer and the AES67 port description.
+        .target(name: "SDP"),
+        /// RTP/RTCP (RFC 3550) codecs, receiver statistics and the rtcp-mux demultiplexer.
+        .target(name: "RTP"),
+        /// PCM conversion, packetizer, jitter buffer, drift control and resampler for the bridge.
+        .target(name: "Audio"),
         .target(
             name: "Configuration",
             dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -137,6 +143,9 @@ let package = Package(
             ]),
 
         // MARK: Tests
+        .testTarget(name: "SDPTests", dependencies: ["SDP"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "AudioTests", dependencies: ["Audio"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         .testTarget(name: "STUNTests", dependencies: ["STUN"]),
         .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN"]),
