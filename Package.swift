@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "CDatagramBatch"),
 
         // MARK: Pure protocol and model libraries (no sockets, no clock).
+        /// SIP (RFC 3261) messages, URIs, parser, serializer, stream framer and transaction state machines.
+        .target(name: "SIP", dependencies: []),
         /// SDP (RFC 8866) model, parser, serializer; the WebRTC answer and the AES67 port description.
         .target(name: "SDP"),
         /// RTP/RTCP (RFC 3550) codecs, receiver statistics and the rtcp-mux demultiplexer.
@@ -143,6 +145,7 @@ let package = Package(
             ]),
 
         // MARK: Tests
+        .testTarget(name: "SIPTests", dependencies: ["SIP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "AudioTests", dependencies: ["Audio"]),

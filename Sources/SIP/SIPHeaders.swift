@@ -1,0 +1,121 @@
+/// One header field line (RFC 3261 §7.3): its name and its value as received, with folding (LWS
+/// continuation lines) removed and surrounding whitespace trimmed. A line may hold several
+/// comma-separated values (§7.3.1); the typed accessors of `SIPHeaders` split them.
+public struct SIPHeader: Hashable, Sendable, CustomStringConvertible {
+    public var name: SIPHeaderName
+    public var value: String
+
+    public init(_ name: SIPHeaderName, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    public var description: String { "\(name.name): \(value)" }
+}
+
+/// The header fields of a message, in the order received (RFC 3261 §7.3.1: the relative order of
+/// fields with the same name matters; fields with different names may be reordered, but a proxy keeps
+/// the order it received). Multiple values stay as they were: one line with commas, or several lines.
+public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral {
+    public var fields: [SIPHeader]
+
+    public init(_ fields: [SIPHeader] = []) {
+        self.fields = fields
+    }
+
+    public init(arrayLiteral elements: (SIPHeaderName, String)...) {
+        self.fields = elements.map { SIPHeader($0.0, $0.1) }
+    }
+
+    public var startIndex: Int { fields.startIndex }
+    public var endIndex: Int { fields.endIndex }
+    public subscript(position: Int) -> SIPHeader {
+        get { fields[position] }
+        set { fields[position] = newValue }
+    }
+
+    /// The values of every line called `name`, in order; each line's value whole (not split at commas).
+    public subscript(name: SIPHeaderName) -> [String] {
+        fields.lazy.filter { $0.name == name }.map(\.value)
+    }
+
+    /// The value of the first line called `name`.
+    public func first(_ name: SIPHeaderName) -> String? {
+        fields.first { $0.name == name }?.value
+    }
+
+    /// Whether any line is called `name`.
+    public func contains(_ name: SIPHeaderName) -> Bool {
+        fields.contains { $0.name == name }
+    }
+
+    /// How many lines are called `name`.
+    public func count(of name: SIPHeaderName) -> Int {
+        fields.reduce(0) { $0 + ($1.name == name ? 1 : 0) }
+    }
+
+    /// Every value of `name`, split at top-level commas (§7.3.1) across all its lines, in order.
+    /// Only meaningful for headers whose grammar is a comma-separated list.
+    public func listValues(_ name: SIPHeaderName) -> [Substring] {
+        var values: [Substring] = []
+        for field in fields where field.name == name {
+            values.append(contentsOf: splitHeaderList(field.value))
+        }
+        return values
+    }
+
+    /// Appends a line at the end.
+    public mutating func append(_ name: SIPHeaderName, _ value: String) {
+        fields.append(SIPHeader(name, value))
+    }
+
+    /// Inserts a line before the first line called `name`, or at the top when there is none: the
+    /// position that makes the value the topmost of its header (Via §16.6 step 8, Record-Route §16.6 step 4).
+    public mutating func prepend(_ name: SIPHeaderName, _ value: String) {
+        let position = fields.firstIndex { $0.name == name } ?? 0
+        fields.insert(SIPHeader(name, value), at: position)
+    }
+
+    /// Replaces every line called `name` with one line holding `value`, at the first one's position
+    /// (or appends it).
+    public mutating func set(_ name: SIPHeaderName, _ value: String) {
+        if let position = fields.firstIndex(where: { $0.name == name }) {
+            fields[position].value = value
+            var index = fields.count - 1
+            while index > position {
+                if fields[index].name == name { fields.remove(at: index) }
+                index -= 1
+            }
+        } else {
+            append(name, value)
+        }
+    }
+
+    /// Removes every line called `name`.
+    public mutating func removeAll(_ name: SIPHeaderName) {
+        fields.removeAll { $0.name == name }
+    }
+
+    /// Removes the first value of `name` (splitting a comma-joined line if needed) and returns it.
+    /// Used to pop the top Via (§16.7 step 3) and the top Route (§16.4, §16.6 step 6).
+    @discardableResult
+    public mutating func removeFirstValue(_ name: SIPHeaderName) -> Substring? {
+        guard let position = fields.firstIndex(where: { $0.name == name }) else { return nil }
+        let elements = splitHeaderList(fields[position].value)
+        let first = elements[0]
+        if elements.count == 1 {
+            fields.remove(at: position)
+        } else {
+            fields[position].value = elements.dropFirst().joined(separator: ", ")
+        }
+        return first
+    }
+
+    /// Replaces the first value of `name` (leaving the other values of a comma-joined line alone).
+    public mutating func replaceFirstValue(_ name: SIPHeaderName, with value: String) {
+        guard let position = fields.firstIndex(where: { $0.name == name }) else { return }
+        var elements = splitHeaderList(fields[position].value).map(String.init)
+        elements[0] = value
+        fields[position].value = elements.joined(separator: ", ")
+    }
+}

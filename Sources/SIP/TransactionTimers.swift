@@ -1,0 +1,88 @@
+/// The timer base values of RFC 3261 §17.1.1.1 and Table 4 (A.1), and proxy timer C (§16.6 step 11).
+public struct TransactionTimers: Hashable, Sendable {
+    /// RTT estimate, 500 ms by default (§17.1.1.1). Timers A, B, E, F, G, H, J and M derive from it.
+    public var t1: Duration
+    /// The longest retransmit interval for non-INVITE requests and INVITE responses, 4 s (§17.1.2.2).
+    public var t2: Duration
+    /// How long a message stays in the network, 5 s (§17.1.2.2): timers I and K.
+    public var t4: Duration
+    /// Timer D on unreliable transports, "at least 32 s" (§17.1.1.2).
+    public var timerD: Duration
+    /// Proxy INVITE timer C, "greater than 3 minutes" (§16.6 step 11); nil to run without it.
+    public var timerC: Duration?
+
+    public init(
+        t1: Duration = .milliseconds(500), t2: Duration = .seconds(4), t4: Duration = .seconds(5),
+        timerD: Duration = .seconds(32), timerC: Duration? = nil
+    ) {
+        self.t1 = t1
+        self.t2 = t2
+        self.t4 = t4
+        self.timerD = timerD
+        self.timerC = timerC
+    }
+
+    /// 64·T1: timers B, F, H, J (and RFC 6026's L and M).
+    public var transactionTimeout: Duration { t1 * 64 }
+}
+
+/// The timers of RFC 3261 §17 (Table 4) and RFC 6026 §8.
+public enum TransactionTimer: Hashable, Sendable, CaseIterable {
+    /// INVITE request retransmit (§17.1.1.2).
+    case a
+    /// INVITE transaction timeout (§17.1.1.2).
+    case b
+    /// Proxy INVITE timeout (§16.6 step 11, §16.8).
+    case c
+    /// Wait for response retransmits in client INVITE Completed (§17.1.1.2).
+    case d
+    /// Non-INVITE request retransmit (§17.1.2.2).
+    case e
+    /// Non-INVITE transaction timeout (§17.1.2.2).
+    case f
+    /// INVITE response retransmit (§17.2.1).
+    case g
+    /// Wait for ACK (§17.2.1).
+    case h
+    /// Wait for ACK retransmits in server INVITE Confirmed (§17.2.1).
+    case i
+    /// Wait for request retransmits in server non-INVITE Completed (§17.2.2).
+    case j
+    /// Wait for response retransmits in client non-INVITE Completed (§17.1.2.2).
+    case k
+    /// Server INVITE Accepted: wait for 2xx retransmissions and ACKs (RFC 6026 §8.7).
+    case l
+    /// Client INVITE Accepted: wait for 2xx retransmissions (RFC 6026 §8.4).
+    case m
+}
+
+/// Deadlines of the timers a transaction has running.
+struct TimerSet: Hashable, Sendable {
+    private var deadlines: [TransactionTimer: TransactionInstant] = [:]
+
+    mutating func start(_ timer: TransactionTimer, at deadline: TransactionInstant) {
+        deadlines[timer] = deadline
+    }
+
+    mutating func cancel(_ timer: TransactionTimer) {
+        deadlines[timer] = nil
+    }
+
+    mutating func cancelAll() {
+        deadlines.removeAll()
+    }
+
+    var next: TransactionInstant? { deadlines.values.min() }
+
+    /// The earliest timer due at `now` (ties broken in the order of `TransactionTimer.allCases`), removed.
+    mutating func popFirstDue(_ now: TransactionInstant) -> TransactionTimer? {
+        var best: (timer: TransactionTimer, deadline: TransactionInstant)?
+        for timer in TransactionTimer.allCases {
+            guard let deadline = deadlines[timer], deadline <= now else { continue }
+            if best == nil || deadline < best!.deadline { best = (timer, deadline) }
+        }
+        guard let best else { return nil }
+        deadlines[best.timer] = nil
+        return best.timer
+    }
+}
