@@ -23,11 +23,6 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
     private var lastCounters = TURNCounters()
     private var lastTraffic = RelayTraffic()
 
-    /// Never inlined: Swift 6.3's optimizer, inlining this initializer into `Daemon.run`'s
-    /// `makeWorkload` closure, overwrote that closure's return address with configuration text
-    /// (release builds crashed at start; debug builds did not). Same family as the actor
-    /// workload crash noted on `ConfiguredSection`.
-    @inline(never)
     public init(configuration: StagedoorConfiguration, logger: Logger) throws {
         let turn = configuration.turn
         var relayAddresses: [TransportAddress] = []
