@@ -21,7 +21,8 @@ public enum ConfigurationLoader {
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try parse(
             text, file: path, baseDirectory: base, runtimeDirectory: runtimeDirectory,
-            fileExists: { FileManager.default.isReadableFile(atPath: $0) })
+            fileExists: { FileManager.default.isReadableFile(atPath: $0) },
+            readFile: { try? String(contentsOfFile: $0, encoding: .utf8) })
     }
 
     /// The runtime directory a file names, read leniently so that `stagedoor status` and
@@ -37,10 +38,12 @@ public enum ConfigurationLoader {
     }
 
     /// Parses configuration text. Relative paths in it are resolved against `baseDirectory`;
-    /// `fileExists` checks certificate and key paths (tests pass their own).
+    /// `fileExists` checks certificate and key paths and `readFile` reads `turn.auth.secrets_file`
+    /// (tests pass their own).
     public static func parse(
         _ text: String, file: String? = nil, baseDirectory: String,
-        runtimeDirectory: String? = nil, fileExists: @escaping (String) -> Bool = { _ in true }
+        runtimeDirectory: String? = nil, fileExists: @escaping (String) -> Bool = { _ in true },
+        readFile: @escaping (String) -> String? = { _ in nil }
     ) throws -> StagedoorConfiguration {
         let root: Node
         do {
@@ -54,7 +57,7 @@ public enum ConfigurationLoader {
         }
         let collector = IssueCollector()
         var reader = DocumentReader(
-            collector: collector, baseDirectory: baseDirectory, fileExists: fileExists)
+            collector: collector, baseDirectory: baseDirectory, fileExists: fileExists, readFile: readFile)
         let configuration = reader.read(root, runtimeDirectory: runtimeDirectory)
         if let configuration, collector.issues.isEmpty {
             return configuration
@@ -84,14 +87,19 @@ private struct DocumentReader {
     let collector: IssueCollector
     let baseDirectory: String
     let fileExists: (String) -> Bool
+    let readFile: (String) -> String?
     /// Every socket the daemons will bind, to catch two of them claiming the same port.
     private var claims:
         [(protocol: IPProtocol, address: String, ports: ClosedRange<Int>, keyPath: String, node: Node)] = []
 
-    init(collector: IssueCollector, baseDirectory: String, fileExists: @escaping (String) -> Bool) {
+    init(
+        collector: IssueCollector, baseDirectory: String, fileExists: @escaping (String) -> Bool,
+        readFile: @escaping (String) -> String?
+    ) {
         self.collector = collector
         self.baseDirectory = baseDirectory
         self.fileExists = fileExists
+        self.readFile = readFile
     }
 
     mutating func read(_ root: Node, runtimeDirectory override: String?) -> StagedoorConfiguration? {
@@ -173,6 +181,7 @@ private struct DocumentReader {
                 }
                 return secret
             }
+            settings.secrets += readSecretsFile(&auth)
             for element in auth.list("users") {
                 guard var user = auth.reader(for: element.node, path: element.path) else { continue }
                 let name = user.string("name", required: true, describe: "the username")
@@ -359,6 +368,35 @@ private struct DocumentReader {
             }
             return (text, element.node)
         }
+    }
+
+    /// `secrets_file`: a file of TURN REST secrets, one a line (blank and `#` lines skipped), kept
+    /// apart from the configuration so that the package can generate one without editing a conffile.
+    private func readSecretsFile(_ auth: inout MappingReader) -> [String] {
+        guard let text = auth.string("secrets_file", describe: "the path of a file with one secret a line") else {
+            return []
+        }
+        let path = resolve(text)
+        guard let contents = readFile(path) else {
+            auth.report("secrets_file", at: auth.node("secrets_file"), "cannot read \(path)")
+            return []
+        }
+        var secrets: [String] = []
+        for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let secret = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if secret.isEmpty || secret.hasPrefix("#") { continue }
+            guard secret.utf8.count >= 16 else {
+                auth.report(
+                    "secrets_file", at: auth.node("secrets_file"),
+                    "\(path) line \(index + 1): a secret needs at least 16 characters")
+                continue
+            }
+            secrets.append(secret)
+        }
+        if secrets.isEmpty {
+            auth.report("secrets_file", at: auth.node("secrets_file"), "\(path) holds no secret; write one a line")
+        }
+        return secrets
     }
 
     /// CIDR ranges such as 10.1.2.0/24 or fd00::/8.

@@ -104,6 +104,7 @@ public struct TURNSettings: Sendable, Equatable {
     public var externalAddress: String?
     /// TURN REST API shared secrets (coturn's `static-auth-secret`); the first one mints new
     /// credentials, all of them are accepted, so a secret is rotated without cutting anyone off.
+    /// Those of `turn.auth.secrets_file` follow those written in the configuration.
     public var secrets: [String] = []
     /// Static long-term credential users.
     public var users: [TURNUser] = []

@@ -20,14 +20,38 @@ struct Start: AsyncParsableCommand {
     func run() async throws {
         let stack = Stack(options)
         let configuration = try stack.loadConfiguration()
+        if stack.managedBySystemd && !foreground && daemonDirectory == nil {
+            try await startThroughSystemd(stack: stack, configuration: configuration)
+            return
+        }
         if let pid = stack.supervisorPID {
             print("stagedoor is already running" + (pid.map { " (supervisor pid \($0))" } ?? ""))
             return
         }
-        let executable = Stack.supervisorExecutable()
+        let asServiceAccount = stack.runsAsServiceAccount
+        if asServiceAccount {
+            // The supervisor reads the file as the account: what only root can read fails there.
+            let code = try ServiceAccount.check(configPath: stack.configPath, quiet: true)
+            if code != 0 { throw ExitCode(code) }
+        }
+        var executable = Stack.supervisorExecutable()
         var arguments = ["--config", stack.configPath, "--runtime-dir", configuration.runtimeDirectory]
         if let daemonDirectory {
             arguments += ["--daemon-dir", URL(fileURLWithPath: daemonDirectory).standardizedFileURL.path]
+        }
+        if asServiceAccount {
+            let prefix = ServiceAccount.setprivPrefix
+            arguments = Array(prefix.dropFirst()) + [executable] + arguments
+            executable = prefix[0]
+        }
+        try RuntimeDirectory.prepare(configuration.runtimeDirectory)
+        let log = configuration.layout.supervisorLog
+        if asServiceAccount {
+            try ServiceAccount.own(configuration.runtimeDirectory)
+            let descriptor = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            if descriptor >= 0 { close(descriptor) }
+            let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: configuration.runtimeDirectory)) ?? []
+            for name in leftovers { try ServiceAccount.own(configuration.runtimeDirectory + "/" + name) }
         }
         if foreground {
             // Become the supervisor, so signals from the terminal and systemd reach it directly.
@@ -36,8 +60,6 @@ struct Start: AsyncParsableCommand {
             printError("cannot run \(executable): \(String(cString: strerror(errno)))")
             throw ExitCode.failure
         }
-        try RuntimeDirectory.prepare(configuration.runtimeDirectory)
-        let log = configuration.layout.supervisorLog
         let pid: pid_t
         do {
             pid = try ProcessLauncher.spawn(
@@ -47,22 +69,35 @@ struct Start: AsyncParsableCommand {
             printError("\(error)")
             throw ExitCode.failure
         }
-        try await waitUntilSettled(stack: stack, supervisor: pid, configuration: configuration)
+        try await waitUntilSettled(stack: stack, supervisor: pid, configuration: configuration, log: log)
+    }
+
+    /// systemd owns the installed stack: start the unit, then wait for the components as usual.
+    private func startThroughSystemd(stack: Stack, configuration: StagedoorConfiguration) async throws {
+        if getuid() == 0 && ServiceAccount.exists {
+            let code = try ServiceAccount.check(configPath: stack.configPath, quiet: true)
+            if code != 0 { throw ExitCode(code) }
+        }
+        let code = try Stack.systemctl(["start", Stack.unit])
+        if code != 0 {
+            printError("systemctl start \(Stack.unit) failed (exit \(code)); see journalctl -u \(Stack.unit)")
+            throw ExitCode.failure
+        }
+        try await waitUntilSettled(
+            stack: stack, supervisor: nil, configuration: configuration, log: "journalctl -u \(Stack.unit)")
     }
 
     /// Waits for every component to come up or fail once, then prints the status table.
-    private func waitUntilSettled(stack: Stack, supervisor pid: pid_t, configuration: StagedoorConfiguration)
-        async throws
-    {
+    private func waitUntilSettled(
+        stack: Stack, supervisor pid: pid_t?, configuration: StagedoorConfiguration, log: String
+    ) async throws {
         let settings = configuration.supervisor
         let limit = Duration.milliseconds(settings.startTimeoutMilliseconds * Component.allCases.count) + .seconds(10)
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
-                printError(
-                    "the supervisor exited (\(ExitStatus(waitStatus: status))); see \(configuration.layout.supervisorLog)"
-                )
+            if let pid, waitpid(pid, &status, WNOHANG) == pid {
+                printError("the supervisor exited (\(ExitStatus(waitStatus: status))); see \(log)")
                 throw ExitCode.failure
             }
             if let answer = try? await stack.call("status", timeout: .seconds(2)),
@@ -70,13 +105,13 @@ struct Start: AsyncParsableCommand {
             {
                 let table = StatusTable(answer)
                 print(table.text)
-                print("log: \(configuration.layout.supervisorLog)")
+                print("log: \(log)")
                 if !table.allRunning { throw StackExit.degraded }
                 return
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        printError("the stack did not come up within \(limit); see \(configuration.layout.supervisorLog)")
+        printError("the stack did not come up within \(limit); see \(log)")
         throw ExitCode.failure
     }
 }
@@ -92,6 +127,15 @@ struct Stop: AsyncParsableCommand {
 
     func run() async throws {
         let stack = Stack(options)
+        if stack.managedBySystemd {
+            let code = try Stack.systemctl(["stop", Stack.unit])
+            if code != 0 {
+                printError("systemctl stop \(Stack.unit) failed (exit \(code))")
+                throw ExitCode.failure
+            }
+            print("stagedoor stopped")
+            return
+        }
         guard let holder = stack.supervisorPID else {
             print("stagedoor is not running")
             return

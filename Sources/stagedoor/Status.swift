@@ -25,6 +25,9 @@ struct Status: AsyncParsableCommand {
                 printJSON(["running": false, "components": []])
             } else {
                 print("stagedoor is not running")
+                if stack.managedBySystemd {
+                    print("systemd: see `systemctl status \(Stack.unit)` and `journalctl -u \(Stack.unit)`")
+                }
             }
             throw StackExit.notRunning
         } catch {
@@ -108,6 +111,12 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let stack = Stack(options)
+        if stack.runsAsServiceAccount {
+            // Check what the supervisor will see: it reads the file and the TLS files as the account.
+            let code = try ServiceAccount.check(configPath: stack.configPath)
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
         let configuration = try stack.loadConfiguration()
         let rules = configuration.firewallRules
         print("\(stack.configPath): OK")

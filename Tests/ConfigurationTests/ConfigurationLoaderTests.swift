@@ -114,6 +114,94 @@ private func parse(_ text: String, runtimeDirectory: String? = nil) throws -> St
             ])
     }
 
+    /// The package's /etc/stagedoor/stagedoor.yaml names exactly what the operator must fill in.
+    @Test func installedDefaultNamesWhatToFillIn() throws {
+        let path = checkoutRoot + "/Packaging/stagedoor.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let found = try issues(text) { _ in false }
+        let certificate = "cannot read /etc/stagedoor/tls/fullchain.pem"
+        let key = "cannot read /etc/stagedoor/tls/privkey.pem"
+        let expected = [
+            "turn.realm: is required (the TURN realm, e.g. turn.example.com)",
+            "turn.listeners[2].certificate: \(certificate)", "turn.listeners[2].private_key: \(key)",
+            "turn.relay.address: is required (an IPv4 or IPv6 address such as 127.0.0.1 or ::)",
+            "turn.auth.secrets_file: cannot read /etc/stagedoor/turn-secret",
+            "sip.listeners[2].certificate: \(certificate)", "sip.listeners[2].private_key: \(key)",
+            "sip.listeners[3].certificate: \(certificate)", "sip.listeners[3].private_key: \(key)",
+            "bridge.whip.certificate: \(certificate)", "bridge.whip.private_key: \(key)",
+        ]
+        #expect(Set(found.map { "\($0.keyPath): \($0.message)" }) == Set(expected))
+    }
+
+    /// Filled in, it runs every daemon on public addresses with TLS, and the secret from its file.
+    @Test func installedDefaultFilledInLoads() throws {
+        var text = try String(contentsOfFile: checkoutRoot + "/Packaging/stagedoor.yaml", encoding: .utf8)
+        text = try edit(text, replacing: "  # realm: turn.example.com", with: "  realm: turn.example.com")
+        text = try edit(text, replacing: "    # address: 192.0.2.10", with: "    address: 192.0.2.10")
+        let configuration = try ConfigurationLoader.parse(
+            text, baseDirectory: "/etc/stagedoor",
+            readFile: { $0 == "/etc/stagedoor/turn-secret" ? "0123456789abcdef0123456789abcdef\n" : nil })
+        #expect(configuration.runtimeDirectory == "/run/stagedoor")
+        #expect(configuration.turn.secrets == ["0123456789abcdef0123456789abcdef"])
+        #expect(configuration.turn.listeners.map(\.transport) == [.udp, .tcp, .tls])
+        #expect(configuration.bridge.whip.transport == .tls)
+        #expect(configuration.bridge.ng?.address == "127.0.0.1")
+        #expect(configuration.sip.listeners.map(\.port) == [5060, 5060, 5061, 443])
+    }
+
+    @Test func secretsFileAddsItsSecretsAfterTheInlineOnes() throws {
+        let text = try edit(
+            replacing: "  realm: example.test",
+            with: """
+                  realm: example.test
+                  auth:
+                    secrets: [inline-secret-0123456789]
+                    secrets_file: secrets.txt
+                """)
+        var asked: [String] = []
+        let configuration = try ConfigurationLoader.parse(
+            text, baseDirectory: "/etc/stagedoor",
+            readFile: { path in
+                asked.append(path)
+                return "# rotated 2026-11\nnew-secret-0123456789\r\n\n  old-secret-0123456789  \n"
+            })
+        #expect(asked == ["/etc/stagedoor/secrets.txt"])
+        #expect(
+            configuration.turn.secrets == [
+                "inline-secret-0123456789", "new-secret-0123456789", "old-secret-0123456789",
+            ])
+    }
+
+    @Test func secretsFileProblemsAreReported() throws {
+        let text = try edit(
+            replacing: "  realm: example.test",
+            with: """
+                  realm: example.test
+                  auth:
+                    secrets_file: /etc/stagedoor/turn-secret
+                """)
+        func problems(_ contents: String?) throws -> [String] {
+            do {
+                _ = try ConfigurationLoader.parse(text, baseDirectory: "/etc/stagedoor", readFile: { _ in contents })
+                return []
+            } catch let error as ConfigurationError {
+                return error.issues.map { "\($0.keyPath):\($0.line.map(String.init) ?? "-"): \($0.message)" }
+            }
+        }
+        let secretsLine = try line(of: "secrets_file", in: text)
+        #expect(try problems(nil) == ["turn.auth.secrets_file:\(secretsLine): cannot read /etc/stagedoor/turn-secret"])
+        #expect(
+            try problems("# nothing yet\n\n")
+                == [
+                    "turn.auth.secrets_file:\(secretsLine): /etc/stagedoor/turn-secret holds no secret; write one a line"
+                ])
+        #expect(
+            try problems("long-enough-secret-0123\nshort\n")
+                == [
+                    "turn.auth.secrets_file:\(secretsLine): /etc/stagedoor/turn-secret line 2: a secret needs at least 16 characters"
+                ])
+    }
+
     @Test func shippedDefaultRuntimeDirectoryCanBeOverridden() throws {
         let configuration = try ConfigurationLoader.load(
             path: checkoutRoot + "/Config/stagedoor.yaml", runtimeDirectory: "/tmp/stagedoor-override")
@@ -355,8 +443,9 @@ private func parse(_ text: String, runtimeDirectory: String? = nil) throws -> St
     @Test func unreadableCertificateIsReported() throws {
         let text = try edit(
             replacing: "    port: 8889",
-            with: "    port: 8889\n    certificate: certs/whip.pem\n    private_key: /etc/ssl/whip.key")
-            .replacingOccurrences(of: "    transport: tcp\n", with: "    transport: tls\n")
+            with: "    port: 8889\n    certificate: certs/whip.pem\n    private_key: /etc/ssl/whip.key"
+        )
+        .replacingOccurrences(of: "    transport: tcp\n", with: "    transport: tls\n")
         try #require(text.contains("transport: tls"))
         var asked: [String] = []
         let found = try issues(text) { path in
@@ -373,10 +462,11 @@ private func parse(_ text: String, runtimeDirectory: String? = nil) throws -> St
     @Test func tlsListenerWithReadableMaterialParses() throws {
         let text = try edit(
             replacing: "    port: 8889",
-            with: "    port: 8889\n    certificate: /etc/ssl/whip.pem\n    private_key: /etc/ssl/whip.key")
-            .replacingOccurrences(of: "    transport: tcp\n", with: "    transport: tls\n")
-            .replacingOccurrences(
-                of: "    address: 127.0.0.1\n    port: 8889", with: "    address: 0.0.0.0\n    port: 8889")
+            with: "    port: 8889\n    certificate: /etc/ssl/whip.pem\n    private_key: /etc/ssl/whip.key"
+        )
+        .replacingOccurrences(of: "    transport: tcp\n", with: "    transport: tls\n")
+        .replacingOccurrences(
+            of: "    address: 127.0.0.1\n    port: 8889", with: "    address: 0.0.0.0\n    port: 8889")
         let whip = try parse(text).bridge.whip
         #expect(whip.transport == .tls)
         #expect(whip.address == "0.0.0.0")
