@@ -64,6 +64,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+        /// The transaction-stateful SIP edge proxy core (RFC 3261 §16): routing, flow tokens, trunks, limits.
+        .target(
+            name: "SIPProxy",
+            dependencies: ["SIP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "TURN",
             dependencies: [
@@ -79,6 +83,21 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        /// `stagedoor-sip`'s workload: the NIO driver (UDP, TCP, TLS, WS, WSS) around the SIPProxy core.
+        .target(
+            name: "SIPService",
+            dependencies: [
+                "SIPProxy", "SIP", "Configuration", "Control", "DaemonSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "stagedoor-sip",
             dependencies: [
-                "DaemonSupport",
+                "DaemonSupport", "SIPService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
@@ -146,6 +165,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "SIPTests", dependencies: ["SIP"]),
+        .testTarget(name: "SIPProxyTests", dependencies: ["SIPProxy", "SIP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "AudioTests", dependencies: ["Audio"]),

@@ -229,8 +229,10 @@ private struct DocumentReader {
     private mutating func readSIP(_ reader: MappingReader?) -> SIPSettings? {
         guard var reader else { return nil }
         let listeners = readListeners(&reader, allowed: ListenerTransport.allCases, required: true)
+        var settings = SIPSettings(listeners: listeners)
+        settings.readProxy(&reader)
         reader.finish()
-        return SIPSettings(listeners: listeners)
+        return settings
     }
 
     private mutating func readBridge(_ reader: MappingReader?) -> BridgeSettings? {

@@ -149,6 +149,16 @@ public struct TURNLimits: Sendable, Equatable {
 /// `stagedoor-sip`: SIP listeners toward phones, browsers and trunks (RFC 3261, RFC 7118).
 public struct SIPSettings: Sendable, Equatable {
     public var listeners: [Listener]
+    // The proxy's own keys; their types and reader are in SIPSettings.swift.
+    /// `sip.domain`: Request-URIs naming it (on any port) are for the trunks.
+    public var domain: String?
+    /// `sip.public_host`: written into Via, Record-Route and Path for listeners bound to a wildcard.
+    public var publicHost: String?
+    public var foreignDomains: SIPForeignDomains = .reject
+    public var trunks: [SIPTrunkGroup] = []
+    public var probing = SIPProbing()
+    public var limits = SIPLimits()
+    public var webSocket = SIPWebSocketSettings()
 }
 
 /// `stagedoor-bridge`: WHIP signalling, media ports and the optional ng control listener.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaemonSupport
+import SIPService
 
 /// `stagedoor-sip`: the SIP edge proxy (RFC 3261, RFC 7118). Normally started by `stagedoor-supervisor`.
 @main
@@ -10,8 +11,8 @@ struct SIPDaemon: AsyncParsableCommand {
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
-        let code = await Daemon.run(.sip, options: options) { configuration, _ in
-            ConfiguredSection(component: .sip, configuration: configuration)
+        let code = await Daemon.run(.sip, options: options) { configuration, logger in
+            try SIPProxyService(configuration: configuration, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }
