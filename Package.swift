@@ -49,12 +49,21 @@ let package = Package(
         // MARK: Pure protocol and model libraries (no sockets, no clock).
         /// SIP (RFC 3261) messages, URIs, parser, serializer, stream framer and transaction state machines.
         .target(name: "SIP", dependencies: []),
+        /// The transaction-stateful SIP edge proxy core (RFC 3261 §16): routing, flow tokens, trunks, limits.
+        .target(
+            name: "SIPProxy",
+            dependencies: ["SIP", .product(name: "Crypto", package: "swift-crypto")]),
         /// SDP (RFC 8866) model, parser, serializer; the WebRTC answer and the AES67 port description.
         .target(name: "SDP"),
         /// RTP/RTCP (RFC 3550) codecs, receiver statistics and the rtcp-mux demultiplexer.
         .target(name: "RTP"),
         /// PCM conversion, packetizer, jitter buffer, drift control and resampler for the bridge.
         .target(name: "Audio"),
+        /// WebRTC media termination: ICE-lite responder, DTLS-SRTP engine over OpenSSL memory BIOs,
+        /// libsrtp2 sessions and libopus codecs. Sans-IO: no socket, time is an input.
+        .target(
+            name: "WebRTC",
+            dependencies: ["STUN", "SDP", "RTP", "COpus", "CSRTP", "COpenSSL"]),
         .target(
             name: "Configuration",
             dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -64,10 +73,6 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
-        /// The transaction-stateful SIP edge proxy core (RFC 3261 §16): routing, flow tokens, trunks, limits.
-        .target(
-            name: "SIPProxy",
-            dependencies: ["SIP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "TURN",
             dependencies: [
@@ -100,6 +105,20 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        /// The bridge's IO driver: WHIP over NIOHTTP1, UDP sockets per session and per port.
+        .target(
+            name: "BridgeService",
+            dependencies: [
+                "WebRTC", "SDP", "RTP", "Audio", "STUN", "Configuration", "Control", "DaemonSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(
@@ -159,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "stagedoor-bridge",
             dependencies: [
-                "DaemonSupport",
+                "DaemonSupport", "BridgeService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -169,6 +188,10 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "AudioTests", dependencies: ["Audio"]),
+        .testTarget(name: "WebRTCTests", dependencies: ["WebRTC", "STUN", "SDP"]),
+        .testTarget(
+            name: "BridgeServiceTests",
+            dependencies: ["BridgeService", "Configuration", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         .testTarget(name: "STUNTests", dependencies: ["STUN"]),
         .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN"]),

@@ -254,9 +254,10 @@ private struct DocumentReader {
                     "the ng protocol has no authentication; it may only listen on a loopback address")
             }
         }
+        let routes = readBridgePortsAndPanels(&reader, media: media)  // BridgePorts.swift
         reader.finish()
         guard let whip, let media else { return nil }
-        return BridgeSettings(whip: whip, media: media, ng: ng)
+        return BridgeSettings(whip: whip, media: media, ng: ng, ports: routes.ports, panels: routes.panels)
     }
 
     private mutating func readListeners(

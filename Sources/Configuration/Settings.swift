@@ -169,4 +169,7 @@ public struct BridgeSettings: Sendable, Equatable {
     public var media: PortRange
     /// rtpengine-compatible "ng" control over UDP, for Kamailio/OpenSIPS; loopback by default.
     public var ng: Listener?
+    /// Matrix ports (RTP stream pairs) and the panels bound to them; see BridgePorts.swift.
+    public var ports: [BridgePort] = []
+    public var panels: [BridgePanel] = []
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BridgeService
 import DaemonSupport
 
 /// `stagedoor-bridge`: the WebRTC to RTP audio bridge. Normally started by `stagedoor-supervisor`.
@@ -10,8 +11,8 @@ struct BridgeDaemon: AsyncParsableCommand {
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
-        let code = await Daemon.run(.bridge, options: options) { configuration, _ in
-            ConfiguredSection(component: .bridge, configuration: configuration)
+        let code = await Daemon.run(.bridge, options: options) { configuration, logger in
+            try BridgeService(configuration: configuration, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }

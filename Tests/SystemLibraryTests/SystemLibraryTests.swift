@@ -36,10 +36,10 @@ struct SystemLibraryTests {
         #expect(rms > 8_000 && rms < 15_000, "rms \(rms)")
     }
 
-    @Test func srtpInitialises() {
-        #expect(srtp_init() == srtp_err_status_ok)
+    /// libsrtp's init/shutdown is process-wide state that the WebRTC module's `SRTPSession`
+    /// owns (tests run in one process, in parallel): only the library's presence is checked here.
+    @Test func srtpLinks() {
         #expect(String(cString: srtp_get_version_string()).contains("libsrtp2"))
-        #expect(srtp_shutdown() == srtp_err_status_ok)
     }
 
     @Test func openSSLOffersDTLS() throws {

@@ -1,0 +1,318 @@
+import Configuration
+import Control
+import DaemonSupport
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SDP
+import ServiceLifecycle
+import WebRTC
+
+/// `stagedoor-bridge`'s workload: the WHIP endpoint (RFC 9725), one UDP socket per panel
+/// session, one per matrix port, and the timers that retire sessions whose ICE never
+/// completed, whose consent expired or whose DTLS failed.
+///
+/// A final class with locks, not an actor: Swift 6.3 miscompiles actor workloads returned from
+/// `Daemon.run`'s generic factory (see ConfiguredSection).
+public final class BridgeService: DaemonWorkload, @unchecked Sendable {
+    private let lock = NIOLock()
+    private var configuration: StagedoorConfiguration
+    private var sessions: [String: BridgeSession] = [:]
+    private var portLinks: [String: PortLink] = [:]
+    private var usedMediaPorts: Set<Int> = []
+    private var nextMediaPort: Int
+    private let certificate: DTLSCertificate
+    private let logger: Logger
+    private let group: EventLoopGroup
+    private let ready = NIOLockedValueBox(false)
+
+    public init(configuration: StagedoorConfiguration, logger: Logger, group: EventLoopGroup? = nil) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = group ?? MultiThreadedEventLoopGroup.singleton
+        certificate = try DTLSCertificate()
+        nextMediaPort = configuration.bridge.media.lowerBound
+        for port in configuration.bridge.ports {
+            portLinks[port.id] = try PortLink(port: port)
+        }
+    }
+
+    public var isReady: Bool { ready.withLockedValue { $0 } }
+
+    /// The DTLS fingerprint every answer carries.
+    public var fingerprint: Fingerprint { certificate.fingerprint }
+
+    public func run() async throws {
+        let whip = lock.withLock { configuration.bridge.whip }
+        // HTTPS unless the configuration allowed plain HTTP (loopback only, checked when loaded).
+        let tls = try Self.tlsContext(whip)
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(WHIPHandler(service: self))
+                }
+            }
+            .bind(host: whip.address, port: whip.port).get()
+        logger.info(
+            "WHIP listening",
+            metadata: ["address": "\(whip.address):\(whip.port)", "scheme": "\(tls == nil ? "http" : "https")"])
+
+        var portChannels: [Channel] = []
+        for link in lock.withLock({ Array(portLinks.values) }) {
+            let channel = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // 20 ms of stereo L24 is 5760 bytes: NIO's default 2048-byte reads would cut it.
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(PortDatagramHandler(link: link))
+                    }
+                }
+                .bind(host: link.port.receive.address, port: link.port.receive.port).get()
+            link.attach(channel)
+            portChannels.append(channel)
+            logger.info(
+                "port open",
+                metadata: [
+                    "port": "\(link.port.id)", "receive": "\(link.port.receive.address):\(link.port.receive.port)",
+                    "send": "\(link.port.send.destination):\(link.port.send.port)",
+                ])
+        }
+
+        let reaper = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) {
+            [self] _ in reap()
+        }
+        ready.withLockedValue { $0 = true }
+        try? await gracefulShutdown()
+        reaper.cancel()
+        for session in lock.withLock({ Array(sessions.values) }) { session.close() }
+        try? await server.close()
+        for channel in portChannels { try? await channel.close() }
+    }
+
+    /// The WHIP listener's TLS context (TLS 1.2 and up) from its certificate and key; nil for
+    /// plain HTTP (`transport: tcp`, which the configuration only allows on loopback).
+    static func tlsContext(_ whip: Listener) throws -> NIOSSLContext? {
+        guard whip.transport == .tls else { return nil }
+        guard let certificatePath = whip.certificate, let keyPath = whip.privateKey else {
+            throw BridgeServiceError.noCertificate
+        }
+        let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// Retires sessions that are over (ICE failed, consent expired, DTLS failed or closed).
+    private func reap() {
+        for session in lock.withLock({ Array(sessions.values) }) where !session.tick() {
+            remove(session, reason: "ended")
+        }
+    }
+
+    private func remove(_ session: BridgeSession, reason: String) {
+        lock.withLock {
+            if sessions[session.id] === session { sessions[session.id] = nil }
+            usedMediaPorts.remove(session.localPort)
+            if let link = portLinks[session.port.id], link.boundSession === session { link.bind(nil) }
+        }
+        session.close()
+        logger.info(
+            "session closed",
+            metadata: ["session": "\(session.id)", "panel": "\(session.panel.id)", "reason": "\(reason)"])
+    }
+
+    // MARK: WHIP
+
+    func handle(_ request: HTTPRequestHead, body: [UInt8], eventLoop: EventLoop) -> EventLoopFuture<WHIPResponse> {
+        let path = String(request.uri.split(separator: "?", maxSplits: 1).first ?? "")
+        let (panels, turn) = lock.withLock { (configuration.bridge.panels, configuration.turn) }
+        let panel = PanelAccess.panel(authorization: request.headers.first(name: "Authorization"), panels: panels)
+        let unauthorized = WHIPResponse.error(
+            .unauthorized, "a valid bearer token is required",
+            headers: [("WWW-Authenticate", "Bearer realm=\"stagedoor\"")])
+        switch (request.method, path) {
+        case (.OPTIONS, _):
+            return eventLoop.makeSucceededFuture(
+                WHIPResponse(
+                    status: .noContent,
+                    headers: [("Accept-Post", "application/sdp"), ("Allow", "OPTIONS, POST, DELETE")]))
+        case (.POST, "/whip"):
+            guard let panel else { return eventLoop.makeSucceededFuture(unauthorized) }
+            let contentType = request.headers.first(name: "Content-Type")?.lowercased() ?? ""
+            guard contentType.hasPrefix("application/sdp") else {
+                return eventLoop.makeSucceededFuture(.error(.unsupportedMediaType, "the offer must be application/sdp"))
+            }
+            guard let offer = try? SessionDescription(parsing: body) else {
+                return eventLoop.makeSucceededFuture(.error(.badRequest, "the offer is not valid SDP"))
+            }
+            return createSession(panel: panel, offer: offer, turn: turn, eventLoop: eventLoop)
+        case (.DELETE, _) where path.hasPrefix("/whip/sessions/"):
+            guard let panel else { return eventLoop.makeSucceededFuture(unauthorized) }
+            let id = String(path.dropFirst("/whip/sessions/".count))
+            guard let session = lock.withLock({ sessions[id] }), session.panel.id == panel.id else {
+                return eventLoop.makeSucceededFuture(.error(.notFound, "no such session"))
+            }
+            remove(session, reason: "DELETE")
+            return eventLoop.makeSucceededFuture(WHIPResponse(status: .ok))
+        case (.PATCH, _):
+            // ICE-lite with end-of-candidates: no trickle, no restart (RFC 9725 §4.3).
+            return eventLoop.makeSucceededFuture(.error(.methodNotAllowed, "trickle ICE is not supported"))
+        default:
+            return eventLoop.makeSucceededFuture(.error(.notFound, "not a WHIP resource"))
+        }
+    }
+
+    private func createSession(
+        panel: BridgePanel, offer: SessionDescription, turn: TURNSettings, eventLoop: EventLoop
+    ) -> EventLoopFuture<WHIPResponse> {
+        let (media, whip, link) = lock.withLock {
+            (configuration.bridge.media, configuration.bridge.whip, portLinks[panel.port])
+        }
+        guard let link else {
+            return eventLoop.makeSucceededFuture(.error(.serviceUnavailable, "the panel's port is not open"))
+        }
+        let announced = IPAddressText.isWildcard(media.address) ? whip.address : media.address
+        let ufrag = Self.randomICEString(8)
+        let password = Self.randomICEString(24)
+        let ssrc = UInt32.random(in: 1...UInt32.max)
+        func parameters(port: Int) -> AnswerParameters {
+            AnswerParameters(
+                iceUsernameFragment: ufrag, icePassword: password, fingerprint: certificate.fingerprint,
+                hostCandidates: [HostCandidate(address: announced, port: UInt16(port))],
+                sessionID: "\(UInt32.random(in: 1...UInt32.max))", ssrc: ssrc, cname: "stagedoor-\(panel.id)",
+                receiveStereo: link.port.channels == 2)
+        }
+        // Validate the offer before taking a socket.
+        do {
+            _ = try answer(to: offer, local: parameters(port: 9))
+        } catch {
+            let status: HTTPResponseStatus = error.isMalformedOffer ? .badRequest : .notAcceptable
+            return eventLoop.makeSucceededFuture(.error(status, error.description))
+        }
+        guard let mediaPort = allocateMediaPort(media) else {
+            return eventLoop.makeSucceededFuture(.error(.serviceUnavailable, "no free media port"))
+        }
+        let negotiated: NegotiatedAudio
+        let session: BridgeSession
+        do {
+            negotiated = try answer(to: offer, local: parameters(port: mediaPort))
+            let leg = try WebRTCLeg(
+                parameters: .init(
+                    localUsernameFragment: ufrag, localPassword: password,
+                    remoteUsernameFragment: negotiated.remoteICEUsernameFragment,
+                    remoteFingerprints: negotiated.remoteFingerprints,
+                    role: negotiated.isDTLSClient ? .client : .server, payloadType: negotiated.payloadType, ssrc: ssrc,
+                    channels: link.port.channels),
+                certificate: certificate, now: NIODeadline.now().uptimeNanoseconds)
+            session = BridgeSession(
+                id: Self.randomHex(16), panel: panel, port: link.port, localPort: mediaPort, leg: leg, portLink: link)
+        } catch {
+            _ = lock.withLock { usedMediaPorts.remove(mediaPort) }
+            return eventLoop.makeSucceededFuture(.error(.internalServerError, "\(error)"))
+        }
+        let links = PanelAccess.iceServerLinks(turn: turn, panelID: panel.id)
+        return DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SessionDatagramHandler(session: session))
+                }
+            }
+            .bind(host: media.address, port: mediaPort)
+            .hop(to: eventLoop)
+            .map { [self] channel -> WHIPResponse in
+                session.attach(channel)
+                // One live session per panel: a new one replaces the old (issue 5).
+                let replaced: BridgeSession? = lock.withLock {
+                    let old = sessions.values.first { $0.panel.id == panel.id }
+                    sessions[session.id] = session
+                    link.bind(session)
+                    return old
+                }
+                if let replaced { remove(replaced, reason: "replaced by a new session") }
+                logger.info(
+                    "session created",
+                    metadata: ["session": "\(session.id)", "panel": "\(panel.id)", "media_port": "\(mediaPort)"])
+                var headers: [(String, String)] = [
+                    ("Content-Type", "application/sdp"), ("Location", "/whip/sessions/\(session.id)"),
+                ]
+                for value in links { headers.append(("Link", value)) }
+                return WHIPResponse(status: .created, headers: headers, body: negotiated.answer.serialized())
+            }
+            .flatMapErrorThrowing { [self] error in
+                _ = lock.withLock { usedMediaPorts.remove(mediaPort) }
+                return .error(.serviceUnavailable, "cannot bind media port \(mediaPort): \(error)")
+            }
+    }
+
+    /// The next free port of `bridge.media`, round robin so a closed session's port rests.
+    private func allocateMediaPort(_ media: PortRange) -> Int? {
+        lock.withLock {
+            for _ in 0..<media.count {
+                let candidate = nextMediaPort
+                nextMediaPort = nextMediaPort >= media.upperBound ? media.lowerBound : nextMediaPort + 1
+                if usedMediaPorts.insert(candidate).inserted { return candidate }
+            }
+            return nil
+        }
+    }
+
+    /// RFC 8839 §5.4 ice-chars: ALPHA / DIGIT / "+" / "/".
+    static func randomICEString(_ count: Int) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        return String((0..<count).map { _ in alphabet.randomElement()! })
+    }
+
+    static func randomHex(_ bytes: Int) -> String {
+        (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+
+    // MARK: Control
+
+    public func statusDetails() async -> JSONValue {
+        let (list, ports) = lock.withLock { (Array(sessions.values), Array(portLinks.keys).sorted()) }
+        return [
+            "sessions": .array(
+                list.map { session in
+                    .object(session.snapshot().mapValues { JSONValue.string($0) })
+                }),
+            "ports": .array(ports.map { .string($0) }),
+            "fingerprint": .string(certificate.fingerprint.description),
+        ]
+    }
+
+    public func apply(_ configuration: StagedoorConfiguration) async throws {
+        let (changedPorts, stale): (Bool, [BridgeSession]) = lock.withLock {
+            let changedPorts = configuration.bridge.ports != self.configuration.bridge.ports
+            self.configuration.bridge.panels = configuration.bridge.panels
+            self.configuration.turn = configuration.turn
+            // Sessions of panels that are gone or whose token or port changed end now.
+            let stale = sessions.values.filter { session in !configuration.bridge.panels.contains(session.panel) }
+            return (changedPorts, stale)
+        }
+        for session in stale { remove(session, reason: "panel removed or changed by reload") }
+        if changedPorts {
+            logger.warning("port changes take effect when stagedoor-bridge restarts")
+        }
+    }
+}
+
+/// Why the bridge cannot start.
+enum BridgeServiceError: Error, CustomStringConvertible {
+    case noCertificate
+
+    var description: String {
+        switch self {
+        case .noCertificate: "bridge.whip uses TLS but has no certificate and private_key"
+        }
+    }
+}
