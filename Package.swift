@@ -209,7 +209,7 @@ let package = Package(
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Configuration"]),
         .testTarget(
             name: "SystemLibraryTests", dependencies: ["COpus", "CSRTP", "COpenSSL", "CALSA"]),
-        .testTarget(name: "StackTests", dependencies: ["Configuration"]),
+        .testTarget(name: "StackTests", dependencies: ["Configuration", "SIP"]),
     ],
     swiftLanguageModes: [.v6]
 )

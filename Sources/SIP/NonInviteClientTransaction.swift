@@ -32,7 +32,7 @@ public struct NonInviteClientTransaction: Hashable, Sendable {
     /// Sends the request and starts timers E (unreliable only) and F.
     public mutating func start(now: TransactionInstant) -> [TransactionAction] {
         if !isReliable { timerSet.start(.e, at: now + timerEInterval) }
-        timerSet.start(.f, at: now + timers.transactionTimeout)
+        timerSet.start(.f, at: now + timers.nonInviteClientTimeout)
         return [.sendRequest(request)]
     }
 

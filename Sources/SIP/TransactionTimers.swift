@@ -10,20 +10,29 @@ public struct TransactionTimers: Hashable, Sendable {
     public var timerD: Duration
     /// Proxy INVITE timer C, "greater than 3 minutes" (§16.6 step 11); nil to run without it.
     public var timerC: Duration?
+    /// Timer F of a non-INVITE client transaction when set, in place of 64·T1. A proxy's OPTIONS probe
+    /// uses a shorter one: a probe still unanswered when the next is due has failed (as Asterisk's
+    /// `qualify_timeout` or a Kamailio dispatcher probe with its own `fr_timer`), so a dead server is
+    /// marked down in a few probe intervals rather than in 32 s per probe.
+    public var timerF: Duration?
 
     public init(
         t1: Duration = .milliseconds(500), t2: Duration = .seconds(4), t4: Duration = .seconds(5),
-        timerD: Duration = .seconds(32), timerC: Duration? = nil
+        timerD: Duration = .seconds(32), timerC: Duration? = nil, timerF: Duration? = nil
     ) {
         self.t1 = t1
         self.t2 = t2
         self.t4 = t4
         self.timerD = timerD
         self.timerC = timerC
+        self.timerF = timerF
     }
 
     /// 64·T1: timers B, F, H, J (and RFC 6026's L and M).
     public var transactionTimeout: Duration { t1 * 64 }
+
+    /// Timer F: `timerF` when set, else 64·T1.
+    public var nonInviteClientTimeout: Duration { timerF ?? transactionTimeout }
 }
 
 /// The timers of RFC 3261 §17 (Table 4) and RFC 6026 §8.

@@ -24,8 +24,8 @@ public struct EdgeProxy: Sendable {
     private var connections: ConnectionLimiter
     private var liveFlows: Set<Flow> = []
     private var healthTable: [[ServerHealth]]
-    private var servers: [TransactionKey: ServerEntry] = [:]
-    private var clients: [TransactionKey: ClientEntry] = [:]
+    private var servers = TransactionTable<ServerEntry>()
+    private var clients = TransactionTable<ClientEntry>()
     private var events: [ProxyEvent] = []
     private var probeSequence: UInt64 = 0
     private let sessionDescriptions: any SessionDescriptionHandler
@@ -144,8 +144,8 @@ public struct EdgeProxy: Sendable {
             guard let deadline else { return }
             if next == nil || deadline < next! { next = deadline }
         }
-        for entry in servers.values { consider(entry.transaction.nextDeadline) }
-        for entry in clients.values { consider(entry.transaction.nextDeadline) }
+        consider(servers.nextDeadline)
+        consider(clients.nextDeadline)
         if configuration.probing.interval > .zero {
             for group in healthTable {
                 for server in group where !server.probing { consider(server.nextProbe ?? .init(nanoseconds: 0)) }
@@ -157,18 +157,14 @@ public struct EdgeProxy: Sendable {
     /// Fires the transaction timers due at `now` and sends the OPTIONS probes that are due.
     public mutating func handleTimeout(now: TransactionInstant) -> [ProxyAction] {
         var actions: [ProxyAction] = []
-        for key in servers.keys {
-            guard var entry = servers[key], let deadline = entry.transaction.nextDeadline, deadline <= now else {
-                continue
-            }
+        for key in servers.popDue(now) {
+            guard var entry = servers[key] else { continue }
             let result = entry.transaction.handleTimeout(now: now)
             servers[key] = entry
             actions += processServer(result, key: key, now: now)
         }
-        for key in clients.keys {
-            guard var entry = clients[key], let deadline = entry.transaction.nextDeadline, deadline <= now else {
-                continue
-            }
+        for key in clients.popDue(now) {
+            guard var entry = clients[key] else { continue }
             let result = entry.transaction.handleTimeout(now: now)
             clients[key] = entry
             actions += processClient(result, key: key, now: now)
@@ -252,8 +248,8 @@ public struct EdgeProxy: Sendable {
         servers[key] = ServerEntry(transaction: transaction, flow: flow, request: request)
 
         switch decide(request, incomingVia: via, on: flow, fromTrunk: fromTrunk) {
-        case .respond(let status, let reason):
-            actions += respond(key: key, status: status, reason: reason, now: now)
+        case .respond(let status, let reason, let headers):
+            actions += respond(key: key, status: status, reason: reason, headers: headers, now: now)
         case .forward(let plan):
             servers[key]!.plan = plan
             actions += startAttempt(serverKey: key, now: now)
@@ -298,7 +294,10 @@ public struct EdgeProxy: Sendable {
         }
         // §16.3 step 5: Proxy-Require; this proxy supports no extension that needs it.
         if let required = try? request.headers.proxyRequire(), !required.isEmpty {
-            return .respond(.badExtension, "Bad Extension (\(required.joined(separator: ", ")))")
+            // The response lists what was not understood (§20.40).
+            var unsupported = SIPHeaders()
+            unsupported.append(.unsupported, required.joined(separator: ", "))
+            return .respond(.badExtension, "Bad Extension (\(required.joined(separator: ", ")))", unsupported)
         }
         // §16.4: pop the Route entries that name us, keeping any flow token they carry.
         var tokenFlows: [Flow] = []
@@ -421,7 +420,8 @@ public struct EdgeProxy: Sendable {
     private func forwarded(_ plan: ForwardPlan, hop: NextHop, attempt: Int) -> SIPRequest {
         var request = plan.request
         let inbound = plan.direction == .towardTrunk ? plan.outsideFlow?.listener : nil
-        let outsideToken = plan.outsideFlow.map { tokens.encode($0) }
+        // The token (an HMAC) only when something carries it: not for BYE, ACK and other in-dialog requests.
+        let outsideToken = plan.recordRoute || plan.path ? plan.outsideFlow.map { tokens.encode($0) } : nil
         if plan.recordRoute {
             let inboundListener = inbound ?? plan.arrivalListener
             if inboundListener != hop.listener {
@@ -710,6 +710,9 @@ public struct EdgeProxy: Sendable {
 
     private mutating func startDueProbes(now: TransactionInstant) -> [ProxyAction] {
         guard configuration.probing.interval > .zero else { return [] }
+        // A probe has until the next one is due (at most 64·T1): one unanswered by then has failed.
+        var probeTimers = configuration.timers
+        probeTimers.timerF = min(configuration.probing.interval, configuration.timers.transactionTimeout)
         var actions: [ProxyAction] = []
         for (groupIndex, group) in configuration.trunkGroups.enumerated() {
             for (serverIndex, server) in group.servers.enumerated() {
@@ -721,8 +724,7 @@ public struct EdgeProxy: Sendable {
                 guard let key = TransactionKey.client(for: request) else { continue }
                 var transaction = ClientTransaction.nonInvite(
                     NonInviteClientTransaction(
-                        request: request, reliableTransport: server.transport.isReliable,
-                        timers: configuration.timers))
+                        request: request, reliableTransport: server.transport.isReliable, timers: probeTimers))
                 let result = transaction.start(now: now)
                 clients[key] = ClientEntry(
                     transaction: transaction,
@@ -952,11 +954,12 @@ struct ForwardPlan: Hashable, Sendable {
 }
 
 enum Decision {
-    case respond(SIPStatusCode, String?)
+    /// Answer with a status, an optional reason phrase and extra header fields.
+    case respond(SIPStatusCode, String?, SIPHeaders = [])
     case forward(ForwardPlan)
 }
 
-struct ServerEntry: Sendable {
+struct ServerEntry: TimedEntry {
     var transaction: ServerTransaction
     let flow: Flow
     let request: SIPRequest
@@ -973,9 +976,11 @@ struct ServerEntry: Sendable {
         self.flow = flow
         self.request = request
     }
+
+    var deadline: TransactionInstant? { transaction.nextDeadline }
 }
 
-struct ClientEntry: Sendable {
+struct ClientEntry: TimedEntry {
     enum Purpose: Sendable {
         case forward(TransactionKey)
         case cancel
@@ -994,6 +999,8 @@ struct ClientEntry: Sendable {
         self.purpose = purpose
         self.trunk = trunk
     }
+
+    var deadline: TransactionInstant? { transaction.nextDeadline }
 }
 
 enum ServerTransaction: Sendable {

@@ -47,7 +47,9 @@ public struct TrunkServerID: Hashable, Sendable, CustomStringConvertible {
 /// How OPTIONS probing judges a server (Kamailio dispatcher's `ds_ping_interval`,
 /// `ds_probing_threshold`, `ds_inactive_threshold`).
 public struct ProbeSettings: Hashable, Sendable {
-    /// Time between probes of one server; zero disables probing (every server counts as up).
+    /// Time between probes of one server; zero disables probing (every server counts as up). It is also
+    /// how long a probe waits for its answer (capped at 64·T1): one still unanswered when the next is due
+    /// counts as failed.
     public var interval: Duration
     /// Consecutive failed probes (timeout, 408, 5xx) that mark a server down.
     public var downAfter: Int

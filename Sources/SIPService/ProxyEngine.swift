@@ -52,6 +52,10 @@ final class ProxyEngine: @unchecked Sendable {
         loop.preconditionInEventLoop()
         timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { [self] _ in
             let now = Self.now()
+            // Never inside a read batch here; should a batch have ended without channelReadComplete, what it
+            // queued leaves now.
+            inReadBatch = false
+            flushDatagrams()
             if let deadline = proxy.nextDeadline, deadline <= now {
                 perform(proxy.handleTimeout(now: now))
             }
@@ -116,6 +120,18 @@ final class ProxyEngine: @unchecked Sendable {
             guard case .send(let message, let destination, let transaction) = action else { continue }
             send(message.serialized(), to: destination, transaction: transaction)
         }
+        if !inReadBatch { flushDatagrams() }
+    }
+
+    /// Datagram listeners with writes not yet flushed.
+    private var unflushed: Set<Int> = []
+    /// Set while a UDP read batch is being handled: its datagrams go out together (sendmmsg) at its end.
+    var inReadBatch = false
+
+    /// Sends what the datagram listeners have queued: one sendmmsg(2) per listener and batch.
+    func flushDatagrams() {
+        for listener in unflushed { datagramChannels[listener]?.flush() }
+        unflushed.removeAll(keepingCapacity: true)
     }
 
     private func send(_ bytes: [UInt8], to destination: Destination, transaction: TransactionKey?) {
@@ -163,17 +179,22 @@ final class ProxyEngine: @unchecked Sendable {
     private func sendDatagram(
         _ bytes: [UInt8], listener: Int, host: String, port: UInt16, transaction: TransactionKey?
     ) {
-        guard let channel = datagramChannels[listener] ?? datagramChannels.values.first,
-            let address = try? SocketAddress(ipAddress: host, port: Int(port))
+        guard let index = datagramChannels[listener] != nil ? listener : datagramChannels.keys.first,
+            let channel = datagramChannels[index], let address = try? SocketAddress(ipAddress: host, port: Int(port))
         else {
             failed(transaction)
             return
         }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        let promise = loop.makePromise(of: Void.self)
-        promise.futureResult.whenFailure { [self] _ in failed(transaction) }
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: promise)
+        // A promise only when a client transaction waits on the outcome (§17.1.4); the flush comes later.
+        var promise: EventLoopPromise<Void>?
+        if let transaction {
+            promise = loop.makePromise(of: Void.self)
+            promise?.futureResult.whenFailure { [self] _ in failed(transaction) }
+        }
+        channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: promise)
+        unflushed.insert(index)
     }
 
     private func failed(_ transaction: TransactionKey?) {
@@ -315,7 +336,16 @@ final class DatagramHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         guard let host = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port else { return }
         let flow = Flow(listener: listener, transport: .udp, remote: PeerAddress(host: host, port: UInt16(port)))
+        // What the datagrams of one read batch (up to maxMessagesPerRead) make the proxy send leaves in one
+        // go when the batch ends.
+        engine.inReadBatch = true
         engine.received(Array(envelope.data.readableBytesView), on: flow)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        engine.inReadBatch = false
+        engine.flushDatagrams()
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -72,6 +72,11 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
                     // per wake-up.
                     .channelOption(.socketOption(.so_rcvbuf), value: 1 << 21)
                     .channelOption(.maxMessagesPerRead, value: 16)
+                    // A datagram is one whole message (§18.1.1) of up to 65 535 bytes; NIO's default receive
+                    // buffer for datagrams is 2 KiB and cuts longer ones short without a word (RFC 4475's
+                    // longreq arrived as a 2048-byte fragment). Buffers are pooled, so this is no allocation
+                    // per datagram.
+                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(

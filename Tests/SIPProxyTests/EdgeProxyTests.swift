@@ -273,10 +273,15 @@ extension Set where Element == Character {
         #expect(sent.map(\.status) == [100, 482])
     }
 
-    @Test func proxyRequireGets420() {
+    /// §16.3 step 5: 420 with an Unsupported header field listing the Proxy-Require option tags (RFC 4475
+    /// §3.3.5 `bext01`); Require is for the UAS, not the proxy.
+    @Test func proxyRequireGets420ListingTheTagsInUnsupported() {
         var fixture = Fixture()
-        let sent = fixture.receive(invite(extra: ["Proxy-Require: foo"]), on: Fixture.client)
+        let sent = fixture.receive(
+            invite(extra: ["Require: nothingSupportedHere", "Proxy-Require: noProxiesSupportThis, nor-this-either"]),
+            on: Fixture.client)
         #expect(sent.map(\.status) == [100, 420])
+        #expect(sent.last?.response?.headers[.unsupported] == ["noProxiesSupportThis, nor-this-either"])
     }
 
     @Test func outsideRequestsForOtherDomainsAreRefused() {
@@ -488,14 +493,11 @@ extension Set where Element == Character {
         var probes = fixture.advance(.zero).filter { $0.method == .options }
         #expect(probes.count == 2)
         // Server B answers its probes; server A never does.
-        for round in 0..<3 {
+        for _ in 0..<60 {
             for probe in probes where probe.destination == .address(listener: 0, host: "10.0.0.11", port: 5060) {
                 _ = fixture.receive(reply(probe.request!, 200), on: Fixture.trunkB)
             }
-            var more: [Sent] = []
-            for _ in 0..<80 { more += fixture.advance(.milliseconds(500)) }
-            probes = more.filter { $0.method == .options && $0.request!.headers.first(.cseq) == "1 OPTIONS" }
-            _ = round
+            probes = fixture.advance(.milliseconds(500)).filter { $0.method == .options }
         }
         #expect(fixture.proxy.health(of: a).state == .down)
         #expect(fixture.proxy.health(of: TrunkServerID(group: 0, server: 1)).state == .up)
@@ -504,6 +506,126 @@ extension Set where Element == Character {
         let sent = fixture.receive(invite(), on: Fixture.client)
         #expect(sent[1].destination == .address(listener: 0, host: "10.0.0.11", port: 5060))
         #expect(fixture.proxy.snapshot(now: fixture.now).trunks.map(\.state) == [.down, .up])
+    }
+}
+
+extension ProxyTrunkTests {
+    /// A probe still unanswered when the next is due has failed: a dead server is marked down after
+    /// `downAfter` intervals, not after 64·T1 (32 s) per probe; it is up again at its first answer.
+    @Test func anUnansweredProbeFailsWhenTheNextIsDue() throws {
+        var fixture = Fixture(
+            proxy: EdgeProxy(
+                configuration: Fixture.configuration(
+                    probing: ProbeSettings(interval: .milliseconds(500), downAfter: 2, upAfter: 1))))
+        let a = TrunkServerID(group: 0, server: 0)
+        let b = TrunkServerID(group: 0, server: 1)
+        let addressA = Destination.address(listener: 0, host: "10.0.0.10", port: 5060)
+        let addressB = Destination.address(listener: 0, host: "10.0.0.11", port: 5060)
+        var probes = fixture.advance(.zero).filter { $0.method == .options }
+        #expect(probes.count == 2)
+        var elapsed = Duration.zero
+        // B answers every probe; A none.
+        while fixture.proxy.health(of: a).state != .down, elapsed < .seconds(10) {
+            for probe in probes where probe.destination == addressB {
+                _ = fixture.receive(reply(probe.request!, 200), on: Fixture.trunkB)
+            }
+            probes = fixture.advance(.milliseconds(100)).filter { $0.method == .options }
+            elapsed += .milliseconds(100)
+        }
+        #expect(fixture.proxy.health(of: a).state == .down)
+        #expect(elapsed <= .milliseconds(1_100), "marked down after \(elapsed)")
+        #expect(fixture.proxy.health(of: b).state == .up)
+        let sent = fixture.receive(invite(), on: Fixture.client)
+        #expect(sent[1].destination == addressB)
+        // A answers its next probe: up again, and new calls go back to it.
+        elapsed = .zero
+        while fixture.proxy.health(of: a).state != .up, elapsed < .seconds(5) {
+            for probe in probes {
+                let flow = probe.destination == addressA ? Fixture.trunkA : Fixture.trunkB
+                _ = fixture.receive(reply(probe.request!, 200), on: flow)
+            }
+            probes = fixture.advance(.milliseconds(100)).filter { $0.method == .options }
+            elapsed += .milliseconds(100)
+        }
+        #expect(fixture.proxy.health(of: a).state == .up)
+        #expect(elapsed <= .milliseconds(600), "up after \(elapsed)")
+        let next = fixture.receive(invite(branch: "z9hG4bKc2", callID: "call-2"), on: Fixture.client)
+        #expect(next[1].destination == addressA)
+    }
+}
+
+/// A table entry with a deadline and nothing else.
+struct TimedTestEntry: TimedEntry {
+    var deadline: TransactionInstant?
+}
+
+@Suite struct TransactionTableTests {
+    static func key(_ number: Int) -> TransactionKey {
+        .branch(branch: "z9hG4bK\(number)", sentBy: "192.0.2.1:5060", method: "INVITE")
+    }
+
+    static func at(_ milliseconds: UInt64) -> TransactionInstant { .init(nanoseconds: milliseconds * 1_000_000) }
+
+    /// Due entries come out once each, earliest first; entries whose deadline moved later, or that were
+    /// removed, do not come out early; the next deadline never lies after the earliest live one.
+    @Test func dueEntriesComeOutOnceEarliestFirstAndMovedOnesWait() {
+        var table = TransactionTable<TimedTestEntry>()
+        for (number, deadline) in [(1, 300), (2, 100), (3, 200), (4, 100), (5, 50)] {
+            table[Self.key(number)] = TimedTestEntry(deadline: Self.at(UInt64(deadline)))
+        }
+        table[Self.key(4)] = TimedTestEntry(deadline: Self.at(400))  // moved later
+        table[Self.key(3)] = TimedTestEntry(deadline: Self.at(200))  // written again, same deadline
+        table[Self.key(5)] = nil  // gone
+        #expect(table.count == 4)
+        #expect(table.nextDeadline.map { $0 <= Self.at(100) } == true)
+        #expect(table.popDue(Self.at(99)).isEmpty)
+        #expect(table.popDue(Self.at(250)) == [Self.key(2), Self.key(3)])
+        // Popped entries must be stored back with their next deadline (or removed), as handleTimeout does.
+        table[Self.key(2)] = nil
+        table[Self.key(3)] = TimedTestEntry(deadline: nil)
+        #expect(table.popDue(Self.at(350)) == [Self.key(1)])
+        table[Self.key(1)] = TimedTestEntry(deadline: Self.at(1_000))
+        #expect(table.popDue(Self.at(500)) == [Self.key(4)])
+        table[Self.key(4)] = nil
+        #expect(table.nextDeadline == Self.at(1_000))
+        #expect(table.popDue(Self.at(1_000)) == [Self.key(1)])
+    }
+
+    @Test func manyEntriesComeOutSorted() {
+        var table = TransactionTable<TimedTestEntry>()
+        var generator = SeededNumbers(state: 7)
+        var expected: [(UInt64, Int)] = []
+        for number in 0..<500 {
+            let deadline = generator.next() % 10_000
+            table[Self.key(number)] = TimedTestEntry(deadline: Self.at(deadline))
+            expected.append((deadline, number))
+        }
+        var deadlines: [UInt64] = []
+        for now in stride(from: UInt64(0), through: 10_000, by: 250) {
+            for key in table.popDue(Self.at(now)) {
+                guard case .branch(let branch, _, _) = key, let number = Int(branch.dropFirst(7)) else { continue }
+                let deadline = expected[number].0
+                #expect(deadline <= now && deadline + 250 > now, "\(number) due at \(deadline) came out at \(now)")
+                deadlines.append(deadline)
+                table[key] = nil
+            }
+        }
+        #expect(deadlines.count == 500)
+        #expect(deadlines == deadlines.sorted())
+        #expect(table.count == 0)
+    }
+}
+
+/// A small deterministic generator (SplitMix64).
+struct SeededNumbers {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

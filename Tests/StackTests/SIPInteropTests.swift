@@ -17,8 +17,10 @@ struct SIPInteropTests {
     static let sipp = "/usr/bin/sipp"
 
     /// The stack with the SIP proxy on loopback ports of its own and the trunk on 127.0.0.2.
+    /// `probingInterval` in ms (0: off); `edit` changes the configuration text last.
     static func makeStack(
-        trunkTransport: String = "udp", tls: Bool = false, extraTrunk: String? = nil
+        trunkTransport: String = "udp", tls: Bool = false, extraTrunk: String? = nil, probingInterval: Int = 0,
+        edit: ((inout String) throws -> Void)? = nil
     ) throws -> StackHarness {
         let stack = try StackHarness()
         var text = try String(contentsOfFile: stack.configPath, encoding: .utf8)
@@ -55,8 +57,10 @@ struct SIPInteropTests {
             of: trunk,
             with: "        - {host: 127.0.0.2, port: \(trunkPort), transport: \(trunkTransport), priority: 2}\n"
                 + (extraTrunk.map { $0 + "\n" } ?? ""))
-        // OPTIONS probes would reach sipp's scenarios as unexpected messages.
-        text = text.replacingOccurrences(of: "options_interval_ms: 10000", with: "options_interval_ms: 0")
+        // OPTIONS probes would reach sipp's scenarios as unexpected messages (unless they expect them).
+        text = text.replacingOccurrences(
+            of: "options_interval_ms: 10000", with: "options_interval_ms: \(probingInterval)")
+        try edit?(&text)
         try text.write(toFile: stack.configPath, atomically: true, encoding: .utf8)
         let started = try stack.cli(["start"])
         try #require(started.status == 0, "start: \(started.output) \(started.errors)")
