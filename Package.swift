@@ -14,6 +14,9 @@ let package = Package(
         .executable(name: "stagedoor-bridge", targets: ["stagedoor-bridge"]),
         /// The TURN server as a library, for the in-process benchmarks in `Benchmarks/`.
         .library(name: "StagedoorTURN", targets: ["TURNService", "TURN", "STUN", "Configuration"]),
+        /// The pure STUN codec and TURN allocation core, and the SIP library, for the fuzz targets in `Fuzz/`.
+        .library(name: "StagedoorTURNCore", targets: ["TURN", "STUN"]),
+        .library(name: "StagedoorSIP", targets: ["SIP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
