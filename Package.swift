@@ -157,7 +157,7 @@ let package = Package(
         .executableTarget(
             name: "stagedoor",
             dependencies: [
-                "Configuration", "Control", "DaemonSupport", "Supervision", "TURN",
+                "Configuration", "Control", "DaemonSupport", "Supervision", "TURN", "SDP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

@@ -22,6 +22,9 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
     private let lock = NIOLock()
     private var configuration: StagedoorConfiguration
     private var sessions: [String: BridgeSession] = [:]
+    /// Each session's leg and creation time, for `bridge.sessions`' deadlines. The leg is only
+    /// touched under its session's `lock`, as BridgeSession does.
+    private var watches: [ObjectIdentifier: SessionWatch] = [:]
     private var portLinks: [String: PortLink] = [:]
     private var usedMediaPorts: Set<Int> = []
     private var nextMediaPort: Int
@@ -112,16 +115,39 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
         return try NIOSSLContext(configuration: configuration)
     }
 
-    /// Retires sessions that are over (ICE failed, consent expired, DTLS failed or closed).
+    /// Retires sessions that are over (ICE failed, consent expired, DTLS failed or closed), or
+    /// past a deadline of `bridge.sessions`.
     private func reap() {
-        for session in lock.withLock({ Array(sessions.values) }) where !session.tick() {
-            remove(session, reason: "ended")
+        let (list, expiry) = lock.withLock {
+            (
+                sessions.values.map { ($0, watches[ObjectIdentifier($0)]) },
+                SessionExpiry(configuration.bridge.sessions)
+            )
+        }
+        for (session, watch) in list {
+            let alive = session.tick()
+            guard let watch else {
+                if !alive { remove(session, reason: "ended") }
+                continue
+            }
+            let now = NIODeadline.now().uptimeNanoseconds
+            let (state, connected, lastConsent) = session.lock.withLock {
+                (watch.leg.state(now: now), watch.leg.srtp != nil, watch.leg.ice.lastConsent)
+            }
+            if !alive {
+                remove(session, reason: "\(state)")
+            } else if let reason = expiry.verdict(
+                createdAt: watch.createdAt, connected: connected, lastConsent: lastConsent, now: now)
+            {
+                remove(session, reason: reason.description)
+            }
         }
     }
 
     private func remove(_ session: BridgeSession, reason: String) {
         lock.withLock {
             if sessions[session.id] === session { sessions[session.id] = nil }
+            watches[ObjectIdentifier(session)] = nil
             usedMediaPorts.remove(session.localPort)
             if let link = portLinks[session.port.id], link.boundSession === session { link.bind(nil) }
         }
@@ -133,7 +159,28 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
 
     // MARK: WHIP
 
+    /// One WHIP request: CORS first (a page of an origin not in `bridge.whip.allowed_origins`
+    /// gets 403), then the resource. Answers to an allowed page carry its CORS headers, errors too,
+    /// so that its script can read them.
     func handle(_ request: HTTPRequestHead, body: [UInt8], eventLoop: EventLoop) -> EventLoopFuture<WHIPResponse> {
+        let allowed = lock.withLock { configuration.bridge.allowedOrigins }
+        guard
+            let cors = CrossOrigin.headers(
+                origin: request.headers.first(name: "Origin"), allowed: allowed, preflight: request.method == .OPTIONS)
+        else {
+            return eventLoop.makeSucceededFuture(.error(.forbidden, "this origin may not use WHIP here"))
+        }
+        let response = route(request, body: body, eventLoop: eventLoop)
+        guard !cors.isEmpty else { return response }
+        return response.map { response in
+            var response = response
+            response.headers += cors
+            return response
+        }
+    }
+
+    private func route(_ request: HTTPRequestHead, body: [UInt8], eventLoop: EventLoop) -> EventLoopFuture<WHIPResponse>
+    {
         let path = String(request.uri.split(separator: "?", maxSplits: 1).first ?? "")
         let (panels, turn) = lock.withLock { (configuration.bridge.panels, configuration.turn) }
         let panel = PanelAccess.panel(authorization: request.headers.first(name: "Authorization"), panels: panels)
@@ -204,6 +251,7 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
         }
         let negotiated: NegotiatedAudio
         let session: BridgeSession
+        let watch: SessionWatch
         do {
             negotiated = try answer(to: offer, local: parameters(port: mediaPort))
             let leg = try WebRTCLeg(
@@ -216,6 +264,7 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
                 certificate: certificate, now: NIODeadline.now().uptimeNanoseconds)
             session = BridgeSession(
                 id: Self.randomHex(16), panel: panel, port: link.port, localPort: mediaPort, leg: leg, portLink: link)
+            watch = SessionWatch(leg: leg, createdAt: NIODeadline.now().uptimeNanoseconds)
         } catch {
             _ = lock.withLock { usedMediaPorts.remove(mediaPort) }
             return eventLoop.makeSucceededFuture(.error(.internalServerError, "\(error)"))
@@ -235,6 +284,7 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
                 let replaced: BridgeSession? = lock.withLock {
                     let old = sessions.values.first { $0.panel.id == panel.id }
                     sessions[session.id] = session
+                    watches[ObjectIdentifier(session)] = watch
                     link.bind(session)
                     return old
                 }
@@ -279,11 +329,17 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
     // MARK: Control
 
     public func statusDetails() async -> JSONValue {
-        let (list, ports) = lock.withLock { (Array(sessions.values), Array(portLinks.keys).sorted()) }
+        let (list, ports) = lock.withLock {
+            (sessions.values.map { ($0, watches[ObjectIdentifier($0)]) }, Array(portLinks.keys).sorted())
+        }
+        let now = NIODeadline.now().uptimeNanoseconds
         return [
             "sessions": .array(
-                list.map { session in
-                    .object(session.snapshot().mapValues { JSONValue.string($0) })
+                list.map { session, watch in
+                    var fields = session.snapshot().mapValues { JSONValue.string($0) }
+                    fields["media_port"] = JSONValue(session.localPort)
+                    if let watch { fields["age_ms"] = JSONValue(Int((now &- watch.createdAt) / 1_000_000)) }
+                    return .object(fields)
                 }),
             "ports": .array(ports.map { .string($0) }),
             "fingerprint": .string(certificate.fingerprint.description),
@@ -294,6 +350,8 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
         let (changedPorts, stale): (Bool, [BridgeSession]) = lock.withLock {
             let changedPorts = configuration.bridge.ports != self.configuration.bridge.ports
             self.configuration.bridge.panels = configuration.bridge.panels
+            self.configuration.bridge.allowedOrigins = configuration.bridge.allowedOrigins
+            self.configuration.bridge.sessions = configuration.bridge.sessions
             self.configuration.turn = configuration.turn
             // Sessions of panels that are gone or whose token or port changed end now.
             let stale = sessions.values.filter { session in !configuration.bridge.panels.contains(session.panel) }
@@ -304,6 +362,13 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
             logger.warning("port changes take effect when stagedoor-bridge restarts")
         }
     }
+}
+
+/// What the reaper needs of a session beyond what it reports: its leg and when it began.
+/// Unchecked: the leg is only used under its session's `lock`.
+struct SessionWatch: @unchecked Sendable {
+    let leg: WebRTCLeg
+    let createdAt: UInt64
 }
 
 /// Why the bridge cannot start.

@@ -80,3 +80,36 @@ final class WHIPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 }
+
+/// CORS (the Fetch standard's CORS protocol) for WHIP clients that are browser pages (RFC 9725
+/// §4.1 expects them): a page's `fetch` with `Authorization` is preflighted with OPTIONS, and
+/// its script may read `Location` and `Link` only when they are exposed. Safe by default: only
+/// origins in `bridge.whip.allowed_origins` get CORS headers; a request from any other page is
+/// refused outright rather than merely hidden from its script.
+enum CrossOrigin {
+    static let allowedMethods = "OPTIONS, POST, DELETE, PATCH"
+    static let allowedHeaders = "Authorization, Content-Type, If-Match"
+    static let exposedHeaders = "Location, Link, ETag, Accept-Post, Accept-Patch, WWW-Authenticate"
+    /// How long a browser may cache a preflight's answer, in seconds.
+    static let maximumAge = 600
+
+    /// The headers to add to the answer: none without `Origin` (not a browser page), the CORS
+    /// headers for an allowed origin, nil for one that is not allowed. `allowed` may hold `*`.
+    static func headers(origin: String?, allowed: [String], preflight: Bool) -> [(String, String)]? {
+        guard let origin else { return [] }
+        guard allowed.contains("*") || allowed.contains(where: { $0.lowercased() == origin.lowercased() }) else {
+            return nil
+        }
+        // The origin itself rather than `*`, with Vary, so that caches keep origins apart.
+        var headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if preflight {
+            headers += [
+                ("Access-Control-Allow-Methods", allowedMethods), ("Access-Control-Allow-Headers", allowedHeaders),
+                ("Access-Control-Max-Age", "\(maximumAge)"),
+            ]
+        } else {
+            headers.append(("Access-Control-Expose-Headers", exposedHeaders))
+        }
+        return headers
+    }
+}

@@ -79,7 +79,7 @@ public struct BridgePort: Sendable, Equatable {
     public var payloadBytesPerPacket: Int { samplesPerPacket * channels * encoding.bytesPerSample }
 
     /// 224.0.0.0/4 or ff00::/8.
-    static func isMulticast(_ address: String) -> Bool {
+    public static func isMulticast(_ address: String) -> Bool {
         switch IPAddressText.family(of: address) {
         case .v4: return (UInt8(address.split(separator: ".").first ?? "") ?? 0) & 0xF0 == 0xE0
         case .v6: return address.lowercased().hasPrefix("ff")

@@ -237,7 +237,9 @@ private struct DocumentReader {
 
     private mutating func readBridge(_ reader: MappingReader?) -> BridgeSettings? {
         guard var reader else { return nil }
-        let whipReader = reader.mapping("whip", required: true)
+        var whipReader = reader.mapping("whip", required: true)
+        // Read before readListener, so that it knows the key when it reports unknown ones.
+        let allowedOrigins = whipReader?.origins("allowed_origins") ?? []
         let whip = whipReader.flatMap { readListener($0, allowed: [.tcp, .tls], defaultTransport: .tls) }
         if let whip, whip.transport == .tcp, !IPAddressText.isLoopback(whip.address) {
             collector.report(
@@ -255,9 +257,20 @@ private struct DocumentReader {
             }
         }
         let routes = readBridgePortsAndPanels(&reader, media: media)  // BridgePorts.swift
+        var timeouts = BridgeSessionTimeouts()
+        if var sessions = reader.mapping("sessions") {
+            timeouts.establishmentMilliseconds = sessions.integer(
+                "establishment_timeout_ms", default: timeouts.establishmentMilliseconds, in: 2_000...30_000)
+            timeouts.consentMilliseconds = sessions.integer(
+                "consent_timeout_ms", default: timeouts.consentMilliseconds, in: 10_000...30_000)
+            sessions.finish()
+        }
         reader.finish()
         guard let whip, let media else { return nil }
-        return BridgeSettings(whip: whip, media: media, ng: ng, ports: routes.ports, panels: routes.panels)
+        return BridgeSettings(
+            whip: whip, media: media, ng: ng, ports: routes.ports, panels: routes.panels,
+            allowedOrigins: allowedOrigins,
+            sessions: timeouts)
     }
 
     private mutating func readListeners(

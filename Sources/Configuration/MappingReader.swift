@@ -125,6 +125,32 @@ struct MappingReader {
         return sequence.enumerated().map { ($1, "\(join(path, key))[\($0)]") }
     }
 
+    /// A list of web origins (`scheme://host[:port]`, RFC 6454) or `*`, for browser access
+    /// checks; each malformed entry is reported and left out.
+    mutating func origins(_ key: String) -> [String] {
+        var origins: [String] = []
+        for element in list(key) {
+            guard let origin = element.node.scalar?.string, !origin.isEmpty else {
+                report(
+                    key, at: element.node,
+                    "expected an origin such as https://panel.example.com, found \(element.node.kindDescription)")
+                continue
+            }
+            let authority = origin.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2)
+            let isOrigin =
+                (origin.hasPrefix("http://") || origin.hasPrefix("https://")) && authority.count == 1
+                && !authority[authority.startIndex].isEmpty
+            if origin != "*", !isOrigin {
+                report(
+                    key, at: element.node,
+                    "\"\(origin)\" is not an origin; write scheme://host[:port] without a path, or *")
+                continue
+            }
+            origins.append(origin)
+        }
+        return origins
+    }
+
     func reader(for element: Node, path: String) -> MappingReader? {
         MappingReader(element, path: path, collector: collector)
     }

@@ -129,25 +129,7 @@ extension SIPSettings {
             limits.finish()
         }
         if var ws = reader.mapping("ws") {
-            for element in ws.list("allowed_origins") {
-                guard let origin = element.node.scalar?.string, !origin.isEmpty else {
-                    ws.report(
-                        "allowed_origins", at: element.node,
-                        "expected an origin such as https://panel.example.com, found \(element.node.kindDescription)")
-                    continue
-                }
-                let authority = origin.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2)
-                let isOrigin =
-                    (origin.hasPrefix("http://") || origin.hasPrefix("https://")) && authority.count == 1
-                    && !authority[authority.startIndex].isEmpty
-                if origin != "*", !isOrigin {
-                    ws.report(
-                        "allowed_origins", at: element.node,
-                        "\"\(origin)\" is not an origin; write scheme://host[:port] without a path, or *")
-                    continue
-                }
-                webSocket.allowedOrigins.append(origin)
-            }
+            webSocket.allowedOrigins = ws.origins("allowed_origins")
             webSocket.pingIntervalMilliseconds = ws.integer(
                 "ping_interval_ms", default: webSocket.pingIntervalMilliseconds, in: 0...3_600_000)
             ws.finish()

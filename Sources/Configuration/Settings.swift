@@ -172,4 +172,26 @@ public struct BridgeSettings: Sendable, Equatable {
     /// Matrix ports (RTP stream pairs) and the panels bound to them; see BridgePorts.swift.
     public var ports: [BridgePort] = []
     public var panels: [BridgePanel] = []
+    /// `bridge.whip.allowed_origins`: origins whose pages may call WHIP from a browser (CORS,
+    /// RFC 9725 §4.1). Empty by default: no page may; clients that send no Origin (not browsers)
+    /// are always allowed.
+    public var allowedOrigins: [String] = []
+    /// `bridge.sessions`: how long a panel session may take to connect and to stay silent.
+    public var sessions = BridgeSessionTimeouts()
+}
+
+/// `bridge.sessions`: when the bridge retires a panel session that never connected or whose
+/// panel went silent. Milliseconds. At most 30 s: the ICE agent's own limits (RFC 7675 §5.1's
+/// consent timeout, and its establishment deadline) still apply above these.
+public struct BridgeSessionTimeouts: Sendable, Equatable {
+    /// ICE and DTLS must complete within this after the answer, or the session ends.
+    public var establishmentMilliseconds = 30_000
+    /// No consent check (RFC 7675) from the panel for this long ends a connected session. Panels
+    /// check every 5 s or so (±20 %), so less than 10 s would end live sessions.
+    public var consentMilliseconds = 30_000
+
+    public init(establishmentMilliseconds: Int = 30_000, consentMilliseconds: Int = 30_000) {
+        self.establishmentMilliseconds = establishmentMilliseconds
+        self.consentMilliseconds = consentMilliseconds
+    }
 }

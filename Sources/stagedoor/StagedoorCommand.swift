@@ -11,7 +11,7 @@ struct StagedoorCommand: AsyncParsableCommand {
             component not running), 3 the stack is not running (status), 78 invalid configuration.
             """,
         subcommands: [
-            Start.self, Stop.self, Status.self, Reload.self, Check.self, Ports.self, TURNCredentials.self,
+            Start.self, Stop.self, Status.self, Reload.self, Check.self, Ports.self, PortSDP.self, TURNCredentials.self,
         ])
 }
 
