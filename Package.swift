@@ -17,6 +17,9 @@ let package = Package(
         /// The pure STUN codec and TURN allocation core, and the SIP library, for the fuzz targets in `Fuzz/`.
         .library(name: "StagedoorTURNCore", targets: ["TURN", "STUN"]),
         .library(name: "StagedoorSIP", targets: ["SIP"]),
+        /// The bridge's pure media paths (and the WebRTC, Audio and RTP pieces they use), for the
+        /// in-process benchmarks in `Benchmarks/`.
+        .library(name: "StagedoorBridge", targets: ["Transcoding", "WebRTC", "Audio", "RTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -67,6 +70,9 @@ let package = Package(
         .target(
             name: "WebRTC",
             dependencies: ["STUN", "SDP", "RTP", "COpus", "CSRTP", "COpenSSL"]),
+        /// The bridge's media paths between a panel and a port: jitter buffers, Opus ⇄ 48 kHz PCM
+        /// ⇄ L24/L16, drift compensation and the port's packet clock. Sans-IO: time is an input.
+        .target(name: "Transcoding", dependencies: ["Audio", "RTP", "WebRTC"]),
         .target(
             name: "Configuration",
             dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -114,7 +120,7 @@ let package = Package(
         .target(
             name: "BridgeService",
             dependencies: [
-                "WebRTC", "SDP", "RTP", "Audio", "STUN", "Configuration", "Control", "DaemonSupport",
+                "WebRTC", "Transcoding", "SDP", "RTP", "Audio", "STUN", "Configuration", "Control", "DaemonSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -192,6 +198,7 @@ let package = Package(
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
         .testTarget(name: "AudioTests", dependencies: ["Audio"]),
         .testTarget(name: "WebRTCTests", dependencies: ["WebRTC", "STUN", "SDP"]),
+        .testTarget(name: "TranscodingTests", dependencies: ["Transcoding", "Audio", "RTP", "WebRTC"]),
         .testTarget(
             name: "BridgeServiceTests",
             dependencies: ["BridgeService", "Configuration", .product(name: "Crypto", package: "swift-crypto")]),

@@ -24,7 +24,16 @@ let package = Package(
             ],
             path: "Benchmarks/TURNRelay",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "BridgeLeg",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "StagedoorBridge", package: "stagedoor"),
+            ],
+            path: "Benchmarks/BridgeLeg",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

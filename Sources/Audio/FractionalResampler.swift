@@ -31,40 +31,62 @@ public struct FractionalResampler: Sendable {
     /// Renders up to `output.count / channels` frames from `ring`, consuming `ratio` input
     /// frames per output frame (ratio in 0.5…2). Returns the frames rendered, fewer when the
     /// ring runs short: the caller then conceals or plays silence for the rest.
+    ///
+    /// The ring's state is read once and written back once: the loop runs on local copies and
+    /// the ring's storage pointer (a class's properties cost an exclusivity check per access).
     public mutating func render(from ring: SampleRing, into output: UnsafeMutableBufferPointer<Float>, ratio: Double)
         -> Int
     {
         precondition(ring.channels == channels)
+        guard let out = output.baseAddress, let storage = ring.storage.baseAddress else { return 0 }
         let ratio = min(2, max(0.5, ratio))
+        let channels = channels
         let frames = output.count / channels
+        let capacity = ring.capacity
+        let lookahead = lookahead
+        let cubic = interpolation == .cubic
+        var head = ring.head
+        var count = ring.count
+        var phase = phase
+        var previous = previous
         var produced = 0
-        while produced < frames, ring.count >= lookahead {
+        while produced < frames, count >= lookahead {
             let t = Float(phase)
-            for channel in 0..<channels {
-                let y1 = ring.sample(frame: 0, channel: channel)
-                let y2 = ring.sample(frame: 1, channel: channel)
-                let value: Float
-                switch interpolation {
-                case .linear:
-                    value = y1 + (y2 - y1) * t
-                case .cubic:
+            let first = head * channels
+            let second = (head + 1 < capacity ? head + 1 : head + 1 - capacity) * channels
+            let destination = out + produced * channels
+            if cubic {
+                let third = (head + 2 < capacity ? head + 2 : head + 2 - capacity) * channels
+                for channel in 0..<channels {
                     let y0 = previous[channel]
-                    let y3 = ring.sample(frame: 2, channel: channel)
+                    let y1 = storage[first + channel]
+                    let y2 = storage[second + channel]
+                    let y3 = storage[third + channel]
                     let a = -0.5 * y0 + 1.5 * y1 - 1.5 * y2 + 0.5 * y3
                     let b = y0 - 2.5 * y1 + 2 * y2 - 0.5 * y3
                     let c = 0.5 * (y2 - y0)
-                    value = ((a * t + b) * t + c) * t + y1
+                    destination[channel] = ((a * t + b) * t + c) * t + y1
                 }
-                output[produced * channels + channel] = value
+            } else {
+                for channel in 0..<channels {
+                    let y1 = storage[first + channel]
+                    destination[channel] = y1 + (storage[second + channel] - y1) * t
+                }
             }
             produced += 1
             phase += ratio
-            while phase >= 1, ring.count > 0 {
-                for channel in 0..<channels { previous[channel] = ring.sample(frame: 0, channel: channel) }
-                ring.discard(frames: 1)
+            while phase >= 1, count > 0 {
+                let oldest = head * channels
+                for channel in 0..<channels { previous[channel] = storage[oldest + channel] }
+                head = head + 1 == capacity ? 0 : head + 1
+                count -= 1
                 phase -= 1
             }
         }
+        ring.head = head
+        ring.count = count
+        self.phase = phase
+        self.previous = previous
         return produced
     }
 

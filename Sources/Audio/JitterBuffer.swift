@@ -97,8 +97,12 @@ public struct JitterBufferStatistics: Hashable, Sendable {
     public var concealedEmpty: UInt64 = 0
     /// Packets dropped unplayed to bring the depth down (`maximumDepth`, `shedThreshold`).
     public var shed: UInt64 = 0
+    /// Packets dropped unplayed before playout started (`trimOldest`).
+    public var trimmed: UInt64 = 0
     public var resynchronizations: UInt64 = 0
     public var rebufferings: UInt64 = 0
+
+    public init() {}
 }
 
 /// An adaptive jitter buffer of RTP payloads, allocated once (fixed slots, fixed payload room):
@@ -150,6 +154,9 @@ public final class JitterBuffer {
     var restartCandidate: Int64?
     // Jitter estimate (A.8) in samples.
     var lastTransit: Int32?
+    /// Transit differences seen since the last reset, up to 16: the estimate's first values
+    /// are a running mean, so the target is right after a few packets instead of a few dozen.
+    var jitterObservations = 0
     public private(set) var jitter: Double = 0
     /// The current target depth in samples.
     public private(set) var targetDepth: Double
@@ -189,7 +196,9 @@ public final class JitterBuffer {
     /// True while it waits for the depth to reach the target.
     public var isBuffering: Bool { state != .playing }
 
-    /// Drops everything and waits for a new stream (after an SSRC change).
+    /// Drops everything and waits for a new stream (after an SSRC change, or an outage). The
+    /// jitter estimate stays; the target goes back to what it asks for, without the raises
+    /// that waiting for a stream that had stopped made.
     public func reset() {
         for index in 0..<capacity { slotSequence[index] = -1 }
         count = 0
@@ -198,6 +207,8 @@ public final class JitterBuffer {
         lastTransit = nil
         restartCandidate = nil
         consecutiveEmptyConcealment = 0
+        excessPlayouts = 0
+        targetDepth = wantedDepth
     }
 
     /// Stores a packet's payload. `arrival` is when it arrived, in samples of the local clock
@@ -331,6 +342,20 @@ public final class JitterBuffer {
         return .conceal(sequenceNumber: sequence, timestamp: timestamp, fecAvailable: false)
     }
 
+    /// Drops the packet at the playout point (or its hole) unplayed, for a playout that starts
+    /// with more buffered than it wants (its first tick came late). Not counted as shed: nothing
+    /// was played before it, so nothing clicks.
+    public func trimOldest() {
+        guard state != .idle, highest >= next, count > 0 else { return }
+        let slot = Int(next & mask)
+        if slotSequence[slot] == next {
+            slotSequence[slot] = -1
+            count -= 1
+            statistics.trimmed += 1
+        }
+        next += 1
+    }
+
     /// Copies the packet at the playout point without consuming it (the FEC source after a
     /// `.conceal(…, fecAvailable: true)`); returns its length, or nil when it is not buffered.
     public func copyNextPacket(into output: UnsafeMutableRawBufferPointer) -> Int? {
@@ -375,19 +400,26 @@ public final class JitterBuffer {
         statistics.resynchronizations += 1
     }
 
-    /// RFC 3550 A.8 on the local arrival clock, then the target from it.
-    func updateJitter(timestamp: UInt32, arrival: UInt32) {
-        let transit = Int32(bitPattern: arrival &- timestamp)
-        if let lastTransit {
-            let d = Double(abs(Int64(transit) - Int64(lastTransit)))
-            jitter += (d - jitter) / 16
-        }
-        lastTransit = transit
-        let wanted = min(
+    /// One packet and k × jitter, within the bounds.
+    var wantedDepth: Double {
+        min(
             Double(configuration.maximumDepth),
             max(
                 Double(configuration.minimumDepth),
                 Double(configuration.samplesPerPacket) + configuration.jitterMultiplier * jitter))
+    }
+
+    /// RFC 3550 A.8 on the local arrival clock (its 1/16 gain, after a running mean over the
+    /// first 16 differences), then the target from it.
+    func updateJitter(timestamp: UInt32, arrival: UInt32) {
+        let transit = Int32(bitPattern: arrival &- timestamp)
+        if let lastTransit {
+            let d = Double(abs(Int64(transit) - Int64(lastTransit)))
+            jitterObservations = min(16, jitterObservations + 1)
+            jitter += (d - jitter) / Double(jitterObservations)
+        }
+        lastTransit = transit
+        let wanted = wantedDepth
         // Rise at once; fall slowly (about 1/256 of the gap per packet) so a burst is remembered.
         targetDepth = wanted > targetDepth ? wanted : targetDepth - (targetDepth - wanted) / 256
     }

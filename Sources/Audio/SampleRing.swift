@@ -10,7 +10,7 @@ public final class SampleRing {
     /// Index of the oldest frame.
     @usableFromInline var head = 0
     /// Frames held.
-    public private(set) var count = 0
+    public internal(set) var count = 0
     /// Frames refused by `write` because the ring was full.
     public private(set) var overflowFrames = 0
 

@@ -262,7 +262,7 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
                     role: negotiated.isDTLSClient ? .client : .server, payloadType: negotiated.payloadType, ssrc: ssrc,
                     channels: link.port.channels),
                 certificate: certificate, now: NIODeadline.now().uptimeNanoseconds)
-            session = BridgeSession(
+            session = try BridgeSession(
                 id: Self.randomHex(16), panel: panel, port: link.port, localPort: mediaPort, leg: leg, portLink: link)
             watch = SessionWatch(leg: leg, createdAt: NIODeadline.now().uptimeNanoseconds)
         } catch {

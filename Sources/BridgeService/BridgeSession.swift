@@ -5,11 +5,18 @@ import NIOConcurrencyHelpers
 import NIOCore
 import RTP
 import STUN
+import Transcoding
 import WebRTC
 
 /// One panel's WebRTC leg and its media socket, bound to one matrix port. Everything mutable
 /// sits behind `lock`: the session's socket and the port's socket run on different event
 /// loops. A class with a lock, not an actor (see ConfiguredSection on the 6.3 miscompile).
+///
+/// The media work is the Transcoding module's two pure paths; this class only feeds them
+/// packets and the clock: the panel's RTP (from the leg) and the port's RTP go into their
+/// jitter buffers on arrival, and one repeated task (the port's packet time, 1 ms at least)
+/// takes the port packets and the 20 ms Opus frames that are due. One lock per packet or
+/// tick, none per sample.
 final class BridgeSession: @unchecked Sendable {
     let id: String
     let panel: BridgePanel
@@ -24,53 +31,48 @@ final class BridgeSession: @unchecked Sendable {
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2_048, alignment: 16)
     /// Send scratch, for SRTP toward the panel and RTP toward the port.
     private let sendBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8_192, alignment: 16)
-    private var packetizer: PortPacketizer
-    /// One port packet of samples.
-    private let carry: UnsafeMutableBufferPointer<Float>
-    /// Decoded panel audio waiting for its port packet: the elastic store between Opus's 20 ms
-    /// bursts and the port's steady packet clock.
-    private let toPortRing: SampleRing
-    /// Frames held before pacing starts (and kept about there): one Opus frame plus margin for
-    /// the panel's network jitter.
-    private let targetDepth: Int
-    private var pacer: PacketPacer?
+    /// Panel → port: jitter buffer, Opus decode (FEC, PLC), drift, L24/L16 on the port's clock.
+    private let toPort: PanelToPortPath
+    /// Port → panel: jitter buffer, L24/L16 decode, drift, 20 ms frames for the Opus encoder.
+    private let toPanel: PortToPanelPath
+    /// One 20 ms frame toward the panel.
+    private let frame: UnsafeMutableBufferPointer<Float>
     private var pacingTask: RepeatedTask?
-    private(set) var underruns = 0
-    /// Port audio gathered for the next 20 ms Opus frame toward the panel.
-    private let toPanel: UnsafeMutableBufferPointer<Float>
-    private var toPanelCount = 0
     private(set) var closed = false
     /// The last source seen and its STUN-module form: converting costs a string per packet.
     private var lastSource: (socket: SocketAddress, address: TransportAddress)?
     private var lastRTCP: UInt64 = 0
 
-    init(id: String, panel: BridgePanel, port: BridgePort, localPort: Int, leg: WebRTCLeg, portLink: PortLink) {
+    init(
+        id: String, panel: BridgePanel, port: BridgePort, localPort: Int, leg: WebRTCLeg, portLink: PortLink
+    ) throws {
         self.id = id
         self.panel = panel
         self.port = port
         self.localPort = localPort
         self.leg = leg
         self.portLink = portLink
-        packetizer = PortPacketizer(
-            encoding: port.encoding == .L24 ? .l24 : .l16, channels: port.channels,
+        let encoding: PCMEncoding = port.encoding == .L24 ? .l24 : .l16
+        toPort = try PanelToPortPath(
+            encoding: encoding, channels: port.channels,
             packetTime: PacketTime(framesPerPacket: port.samplesPerPacket) ?? .default,
             payloadType: UInt8(port.payloadType), ssrc: .random(in: 1...UInt32.max),
             initialSequenceNumber: .random(in: 0...UInt16.max), initialTimestamp: .random(in: 0...UInt32.max))
-        carry = .allocate(capacity: port.samplesPerPacket * port.channels)
-        toPortRing = SampleRing(capacity: 48_000 / 4, channels: port.channels)
-        targetDepth = 960 + max(240, port.samplesPerPacket)
-        toPanel = .allocate(capacity: 960 * port.channels)
+        toPanel = PortToPanelPath(
+            encoding: encoding, channels: port.channels, framesPerPacket: port.samplesPerPacket,
+            payloadType: UInt8(port.payloadType))
+        frame = .allocate(capacity: toPanel.samplesPerFrame)
+        frame.initialize(repeating: 0)
     }
 
     deinit {
         scratch.deallocate()
         sendBuffer.deallocate()
-        carry.deallocate()
-        toPanel.deallocate()
+        frame.deallocate()
     }
 
-    /// Binds the session to its socket and starts the port's packet clock on that socket's
-    /// event loop: a tick every millisecond (or packet time, if longer) sends what is due.
+    /// Binds the session to its socket and starts the clock on that socket's event loop: a
+    /// tick every packet time of the port (1 ms at least) sends what is due.
     func attach(_ channel: Channel) {
         let packetNanoseconds = Int64(port.samplesPerPacket) * 1_000_000_000 / Int64(BridgePort.sampleRate)
         let task = channel.eventLoop.scheduleRepeatedTask(
@@ -101,6 +103,7 @@ final class BridgeSession: @unchecked Sendable {
             }
             let remote = envelope.remoteAddress
             let selected = selectedSocket
+            let path = toPort
             leg.receive(
                 scratch, length: length, from: source, now: now,
                 transmit: { bytes, destination in
@@ -109,82 +112,39 @@ final class BridgeSession: @unchecked Sendable {
                     buffer.writeBytes(bytes)
                     channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
                 },
-                audio: { pcm in toPort(pcm) })
+                rtp: { header, payload in path.receive(header: header, payload: payload, now: now) })
             if leg.ice.selectedRemote == source { selectedSocket = remote }
         }
     }
 
-    /// Panel audio (decoded, interleaved) into the ring toward the port. A ring that grew far
-    /// beyond its target (the panel's clock runs fast) is trimmed back to it, so the delay
-    /// stays bounded. Must be called with `lock` held.
-    private func toPort(_ pcm: UnsafeBufferPointer<Float>) {
-        toPortRing.write(pcm)
-        if toPortRing.count > targetDepth + 960 {
-            toPortRing.discard(frames: toPortRing.count - targetDepth)
-        }
-    }
-
-    /// Sends the port packets that are due at `now` (PacketPacer: a steady clock, never a
-    /// burst after a stall). Pacing starts once the ring holds `targetDepth`; an underrun is
-    /// filled with silence so the port's packet stream never stops while the session lives.
-    /// After a stall of the event loop up to 20 ms of packets are caught up (the ring holds
-    /// them); beyond that the pacer skips, and the RTP timestamp jumps over the gap.
+    /// The clock's tick: the port packets due (the path keeps the port's steady packet clock,
+    /// concealing what the panel lost and skipping over a stall of this event loop), then the
+    /// Opus frames due toward the panel (which pause, timestamp and all, while the port is silent).
     private func pace(now: UInt64) {
         lock.withLock {
             guard !closed else { return }
-            if pacer == nil {
-                guard toPortRing.count >= targetDepth else { return }
-                let packetTime = PacketTime(framesPerPacket: port.samplesPerPacket) ?? .default
-                pacer = PacketPacer(
-                    packetTime: packetTime, start: now,
-                    maximumBurst: max(8, 20_000_000 / max(1, Int(packetTime.offsetNanoseconds(ofPacket: 1)))))
+            while let length = toPort.nextPacket(now: now, into: sendBuffer) {
+                portLink.send(UnsafeRawBufferPointer(rebasing: sendBuffer[0..<length]))
             }
-            guard var clock = pacer else { return }
-            let (send, skipped) = clock.due(at: now)
-            pacer = clock
-            if skipped > 0 {
-                packetizer.skip(packets: skipped)
-                toPortRing.discard(frames: min(toPortRing.count, skipped * port.samplesPerPacket))
-            }
-            for _ in 0..<send {
-                let frames = toPortRing.read(into: carry)
-                if frames < port.samplesPerPacket {
-                    underruns += 1
-                    UnsafeMutableBufferPointer(rebasing: carry[(frames * port.channels)...]).update(repeating: 0)
-                }
-                let payload = UnsafeMutableRawBufferPointer(rebasing: sendBuffer[RTPHeader.fixedSize...])
-                guard let fields = packetizer.packetize(UnsafeBufferPointer(carry), into: payload) else { continue }
-                let header = RTPHeader(
-                    marker: fields.marker, payloadType: UInt8(port.payloadType), sequenceNumber: fields.sequenceNumber,
-                    timestamp: fields.timestamp, ssrc: packetizer.ssrc)
-                let headerLength = header.write(into: sendBuffer)
-                portLink.send(UnsafeRawBufferPointer(rebasing: sendBuffer[0..<(headerLength + fields.payloadSize)]))
-            }
-        }
-    }
-
-    /// Port audio (decoded, interleaved, the port's channel count) toward the panel, one Opus
-    /// frame per 20 ms gathered.
-    func fromPort(_ pcm: UnsafeBufferPointer<Float>) {
-        let now = NIODeadline.now().uptimeNanoseconds
-        lock.withLock {
-            guard !closed, let channel else { return }
-            var offset = 0
-            while offset < pcm.count {
-                let take = min(toPanel.count - toPanelCount, pcm.count - offset)
-                UnsafeMutableBufferPointer(rebasing: toPanel[toPanelCount..<(toPanelCount + take)])
-                    .update(fromContentsOf: pcm[offset..<(offset + take)])
-                toPanelCount += take
-                offset += take
-                guard toPanelCount == toPanel.count else { continue }
-                toPanelCount = 0
-                guard let (length, _) = leg.sendAudio(UnsafeBufferPointer(toPanel), into: sendBuffer, now: now),
+            while let paused = toPanel.nextFrame(now: now, into: frame) {
+                if paused > 0 { leg.skipAudio(samples: paused * toPanel.frameTime.framesPerPacket) }
+                guard let channel,
+                    let (length, _) = leg.sendAudio(UnsafeBufferPointer(frame), into: sendBuffer, now: now),
                     let address = selectedSocket
                 else { continue }
                 var buffer = channel.allocator.buffer(capacity: length)
                 buffer.writeBytes(UnsafeRawBufferPointer(rebasing: sendBuffer[0..<length]))
                 channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
             }
+        }
+    }
+
+    /// One RTP datagram from the port, toward the panel (the path checks its payload type).
+    func fromPort(_ packet: UnsafeRawBufferPointer) {
+        let now = NIODeadline.now().uptimeNanoseconds
+        lock.withLock {
+            guard !closed else { return }
+            toPanel.receive(packet: packet, now: now)
         }
     }
 
@@ -242,45 +202,60 @@ final class BridgeSession: @unchecked Sendable {
         channel?.close(promise: nil)
     }
 
-    /// What `status` reports.
+    /// What `status` reports: the leg, and each direction's jitter buffer (depth and target in
+    /// frames at 48 kHz), concealment, FEC recovery and drift.
     func snapshot() -> [String: String] {
         let now = NIODeadline.now().uptimeNanoseconds
         return lock.withLock {
             let counters = leg.counters
-            return [
+            let portward = toPort.statistics
+            let panelward = toPanel.statistics
+            var snapshot = [
                 "id": id, "panel": panel.id, "port": port.id, "state": "\(leg.state(now: now))",
                 "ice": "\(leg.ice.state(now: now))", "dtls": "\(leg.dtls.state)",
                 "remote": leg.ice.selectedRemote.map { "\($0)" } ?? "",
                 "packets_received": "\(counters.packetsReceived)", "packets_sent": "\(counters.packetsSent)",
-                "recovered_fec": "\(counters.recoveredByFEC)", "concealed": "\(counters.concealed)",
-                "port_buffer_frames": "\(toPortRing.count)", "port_underruns": "\(underruns)",
+                "recovered_fec": "\(portward.recovered)", "concealed": "\(portward.concealed)",
+                "port_buffer_frames": "\(portward.depth)", "port_underruns": "\(portward.underrunFrames)",
                 "lost": "\(leg.statistics.cumulativeLost)", "jitter_samples": "\(leg.statistics.jitter)",
                 "rtcp_sent": "\(counters.rtcpSent)", "rtcp_received": "\(counters.rtcpReceived)",
                 "dropped": "\(counters.droppedForeignSource + counters.droppedUnprotect + counters.droppedOther)",
             ]
+            for (direction, statistics) in [("to_port", portward), ("to_panel", panelward)] {
+                let buffer = statistics.jitterBuffer
+                snapshot.merge(
+                    [
+                        "\(direction)_depth_frames": "\(statistics.depth)",
+                        "\(direction)_target_frames": "\(statistics.targetDepth)",
+                        "\(direction)_jitter_buffer_frames": "\(statistics.jitterBufferDepth)",
+                        "\(direction)_jitter_buffer_target_frames": "\(statistics.jitterBufferTarget)",
+                        "\(direction)_concealed": "\(statistics.concealed)",
+                        "\(direction)_fec_recovered": "\(statistics.recovered)",
+                        "\(direction)_drift_ppm": String(format: "%.1f", statistics.driftPPM),
+                        "\(direction)_late": "\(buffer.late)", "\(direction)_duplicates": "\(buffer.duplicates)",
+                        "\(direction)_shed": "\(buffer.shed)", "\(direction)_rebuffers": "\(statistics.rebuffers)",
+                        "\(direction)_underrun_frames": "\(statistics.underrunFrames)",
+                        "\(direction)_skipped_frames": "\(statistics.skippedFrames)",
+                    ], uniquingKeysWith: { $1 })
+            }
+            return snapshot
         }
     }
 }
 
 /// The socket of one matrix port: bound at the port's receive address, sending to its
-/// destination. RTP that arrives is decoded and handed to the panel session bound to the port.
+/// destination. RTP that arrives goes to the panel session bound to the port.
 final class PortLink: @unchecked Sendable {
     let port: BridgePort
     let destination: SocketAddress
     private let lock = NIOLock()
     private var channel: Channel?
     private var session: BridgeSession?
-    private let decoded: UnsafeMutableBufferPointer<Float>
-    private let encoding: PCMEncoding
 
     init(port: BridgePort) throws {
         self.port = port
         destination = try SocketAddress(ipAddress: port.send.destination, port: port.send.port)
-        decoded = .allocate(capacity: 2_048 * port.channels)
-        encoding = port.encoding == .L24 ? .l24 : .l16
     }
-
-    deinit { decoded.deallocate() }
 
     func attach(_ channel: Channel) { lock.withLock { self.channel = channel } }
     func bind(_ session: BridgeSession?) { lock.withLock { self.session = session } }
@@ -295,17 +270,10 @@ final class PortLink: @unchecked Sendable {
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
     }
 
-    /// RTP from the matrix toward the bound panel.
+    /// RTP from the matrix toward the bound panel's jitter buffer.
     func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
         guard let session = boundSession else { return }
-        envelope.data.withUnsafeReadableBytes { raw in
-            guard let view = try? RTPPacketView(parsing: raw), Int(view.header.payloadType) == port.payloadType else {
-                return
-            }
-            let payload = UnsafeRawBufferPointer(rebasing: raw[view.payloadRange])
-            let count = lock.withLock { encoding.decode(payload, into: decoded) }
-            session.fromPort(UnsafeBufferPointer(rebasing: decoded[0..<count]))
-        }
+        envelope.data.withUnsafeReadableBytes { raw in session.fromPort(raw) }
     }
 }
 

@@ -8,8 +8,10 @@ import STUN
 /// hand it, calls `handleTimeout` at `nextDeadline`, and moves 48 kHz Float audio in and out.
 ///
 /// After the handshake, the media path (`receive` of SRTP and `sendAudio`) allocates nothing:
-/// packets are unprotected and protected in the caller's buffer and decoded into one buffer the
-/// leg owns. Not thread-safe: one owner (the driver's event loop or a lock around it).
+/// packets are unprotected and protected in the caller's buffer. The panel's RTP is handed out
+/// unprotected (`receive(…, rtp:)`, for a jitter buffer such as the Transcoding module's), or
+/// decoded on arrival into one buffer the leg owns (`receive(…, audio:)`, no reordering).
+/// Not thread-safe: one owner (the driver's event loop or a lock around it).
 public final class WebRTCLeg {
     /// What the leg agreed on in SDP (see `NegotiatedAudio` in the SDP module).
     public struct Parameters: Sendable {
@@ -56,9 +58,10 @@ public final class WebRTCLeg {
 
     /// Counters for `status` and metrics.
     public struct Counters: Hashable, Sendable {
+        /// RTP packets authenticated, decrypted and handed out (`packetsReceived`), and, for
+        /// `receive(…, audio:)`, frames recovered with Opus in-band FEC and concealed (PLC).
         public var packetsReceived = 0
         public var packetsSent = 0
-        /// Frames recovered with Opus in-band FEC, and frames concealed (PLC).
         public var recoveredByFEC = 0
         public var concealed = 0
         /// Datagrams from a source other than the selected pair, or before one was selected.
@@ -78,7 +81,8 @@ public final class WebRTCLeg {
     public private(set) var srtp: SRTPSession?
     public private(set) var counters = Counters()
     private let encoder: OpusFrameEncoder
-    private let decoder: OpusFrameDecoder
+    /// For `receive(…, audio:)` only: made on its first use.
+    private lazy var decoder: OpusFrameDecoder? = try? OpusFrameDecoder(channels: parameters.channels)
     /// Decoded PCM: 120 ms, the longest Opus packet, interleaved.
     private let pcm: UnsafeMutableBufferPointer<Float>
     private var nextSequence: UInt16?
@@ -108,7 +112,6 @@ public final class WebRTCLeg {
         dtls = try DTLSConnection(
             role: parameters.role, certificate: certificate, remoteFingerprints: parameters.remoteFingerprints)
         encoder = try OpusFrameEncoder(channels: parameters.channels, bitrate: parameters.bitrate)
-        decoder = try OpusFrameDecoder(channels: parameters.channels)
         pcm = .allocate(capacity: 5_760 * parameters.channels)
         pcm.initialize(repeating: 0)
         sendSequence = initialSequence
@@ -152,11 +155,25 @@ public final class WebRTCLeg {
     /// Handles one datagram of `length` bytes at the start of `buffer` (which the leg may
     /// overwrite: SRTP is unprotected in place). Responses go out through `transmit`; decoded
     /// audio (48 kHz, interleaved, one Opus frame at a time, FEC- or PLC-recovered frames
-    /// first) through `audio`.
+    /// first) through `audio`. Decoding on arrival cannot undo reordering: a packet that comes
+    /// after its successor is dropped. The bridge uses `receive(…, rtp:)` and a jitter buffer.
     public func receive(
         _ buffer: UnsafeMutableRawBufferPointer, length: Int, from source: TransportAddress,
         now: MonotonicNanoseconds, transmit: (UnsafeRawBufferPointer, TransportAddress) -> Void,
         audio: (UnsafeBufferPointer<Float>) -> Void
+    ) {
+        receive(buffer, length: length, from: source, now: now, transmit: transmit) { header, payload in
+            decodeOnArrival(header, payload, audio: audio)
+        }
+    }
+
+    /// Handles one datagram as `receive(…, audio:)` does, but hands each of the panel's RTP
+    /// packets to `rtp` as it is once authenticated and decrypted: its header and its payload
+    /// (valid only during the call), payload type checked, in arrival order.
+    public func receive(
+        _ buffer: UnsafeMutableRawBufferPointer, length: Int, from source: TransportAddress,
+        now: MonotonicNanoseconds, transmit: (UnsafeRawBufferPointer, TransportAddress) -> Void,
+        rtp: (RTPHeader, UnsafeRawBufferPointer) -> Void
     ) {
         let datagram = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(length, buffer.count)])
         switch MultiplexedPacketKind.classify(UnsafeRawBufferPointer(datagram)) {
@@ -186,7 +203,7 @@ public final class WebRTCLeg {
                 counters.droppedForeignSource += 1
                 return
             }
-            receiveRTP(datagram, now: now, audio: audio)
+            receiveRTP(datagram, now: now, rtp: rtp)
         case .rtcp:
             guard ice.acceptsMedia(from: source), let srtp else {
                 counters.droppedForeignSource += 1
@@ -213,7 +230,7 @@ public final class WebRTCLeg {
 
     private func receiveRTP(
         _ datagram: UnsafeMutableRawBufferPointer, now: MonotonicNanoseconds,
-        audio: (UnsafeBufferPointer<Float>) -> Void
+        rtp: (RTPHeader, UnsafeRawBufferPointer) -> Void
     ) {
         guard let srtp else {
             counters.droppedOther += 1
@@ -233,21 +250,34 @@ public final class WebRTCLeg {
             counters.droppedOther += 1
             return
         }
-        let sequence = view.header.sequenceNumber
         if remoteSSRC != view.header.ssrc {
             remoteSSRC = view.header.ssrc
             statistics = ReceiverStatistics(clockRate: 48_000, probation: 0)
             nextSequence = nil
         }
         statistics.record(
-            sequenceNumber: sequence, timestamp: view.header.timestamp, arrival: rtpClock.units(atNanoseconds: now))
+            sequenceNumber: view.header.sequenceNumber, timestamp: view.header.timestamp,
+            arrival: rtpClock.units(atNanoseconds: now))
+        counters.packetsReceived += 1
+        rtp(view.header, UnsafeRawBufferPointer(rebasing: packet[view.payloadRange]))
+    }
+
+    /// `receive(…, audio:)`'s decoding: in arrival order, a gap of up to 5 packets concealed
+    /// (PLC) but for its last packet, which is recovered from this packet's FEC.
+    private func decodeOnArrival(
+        _ header: RTPHeader, _ payload: UnsafeRawBufferPointer, audio: (UnsafeBufferPointer<Float>) -> Void
+    ) {
+        guard let decoder else {
+            counters.droppedOther += 1
+            return
+        }
+        let sequence = header.sequenceNumber
         if let expected = nextSequence {
             let gap = sequence &- expected
             if gap >= 0x8000 {
-                counters.droppedOther += 1  // late or duplicate: the jitter buffer's business
+                counters.droppedOther += 1  // late or duplicate: a jitter buffer's business
                 return
             }
-            let payload = UnsafeRawBufferPointer(rebasing: packet[view.payloadRange])
             if gap > 0, gap <= 5 {
                 // Conceal all but the last lost frame, then recover that one from this packet's FEC.
                 for _ in 1..<gap {
@@ -263,12 +293,10 @@ public final class WebRTCLeg {
             }
         }
         nextSequence = sequence &+ 1
-        let payload = UnsafeRawBufferPointer(rebasing: packet[view.payloadRange])
         guard let samples = try? decoder.decode(payload, into: pcm) else {
             counters.droppedOther += 1
             return
         }
-        counters.packetsReceived += 1
         lastFrameSize = samples
         audio(UnsafeBufferPointer(rebasing: pcm[0..<(samples * parameters.channels)]))
     }
@@ -299,6 +327,13 @@ public final class WebRTCLeg {
         counters.packetsSent += 1
         octetsSent &+= UInt32(truncatingIfNeeded: payloadLength)
         return (length, destination)
+    }
+
+    /// Moves the RTP timestamp of the next `sendAudio` on by `samples` (per channel): the
+    /// audio paused that long (RFC 3550 §5.1: the timestamp follows the sampling clock, so a
+    /// receiver's jitter buffer sees the pause as one).
+    public func skipAudio(samples: Int) {
+        sendTimestamp &+= UInt32(truncatingIfNeeded: samples)
     }
 
     /// An SRTCP compound packet for the panel (RFC 3550 §6.4, RFC 3711 §3.4): an SR when the
