@@ -13,6 +13,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     static var maximumPendingEvents: Int { 256 }
     private var nonces: NonceIssuer
     private var allocations: [FiveTuple: Allocation] = [:]
+    private typealias AllocationIndex = Dictionary<FiveTuple, Allocation>.Index
     private var tupleByRelay: [TransportAddress: FiveTuple] = [:]
     private var allocationsPerUser: [String: Int] = [:]
     /// Ports held for a later Allocate with RESERVATION-TOKEN (RFC 8656 §7.2), by token.
@@ -58,11 +59,19 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// Whether `bytes` more may be relayed for this allocation now.
     private mutating func admit(_ bytes: Int, tuple: FiveTuple, now: ContinuousClock.Instant) -> Bool {
         guard let index = allocations.index(forKey: tuple) else { return false }
+        return admit(bytes, at: index, now: now)
+    }
+
+    /// `admit` for an allocation already looked up: the data path finds it once per datagram.
+    private mutating func admit(_ bytes: Int, at index: AllocationIndex, now: ContinuousClock.Instant) -> Bool {
         // Both buckets are charged or neither: a datagram the total limit drops costs the
-        // allocation nothing. The bucket is updated in place through the index: writing it back
-        // with `allocations[tuple]?.bandwidth = …` copies the whole allocation, tables and all,
-        // for every datagram (the benchmark in Benchmarks/ counted 8 allocations each).
-        var own = allocations.values[index].bandwidth
+        // allocation nothing. The bucket is read and updated in place through the index: reading
+        // it through the getter, or writing it back with `allocations[tuple]?.bandwidth = …`,
+        // copies the whole allocation, tables and all, for every datagram (the benchmark in
+        // Benchmarks/ counted 8 allocations each).
+        var own = Self.bandwidth(of: &allocations.values[index])
+        // No limit (bandwidth 0) on either bucket: nothing to charge or write back.
+        if own.isUnlimited, totalBandwidth.isUnlimited { return true }
         var total = totalBandwidth
         guard own.take(Double(bytes), now: now), total.take(Double(bytes), now: now) else {
             counters.overBandwidth += 1
@@ -72,6 +81,9 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         totalBandwidth = total
         return true
     }
+
+    /// `inout` only to read in place (see `channelHop`).
+    private static func bandwidth(of allocation: inout Allocation) -> TokenBucket { allocation.bandwidth }
 
     /// What to do after a STUN message from a client.
     public enum Outcome: Sendable, Equatable {
@@ -513,15 +525,28 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     // MARK: Data path
 
     /// ChannelData from a client (RFC 8656 §12.5): where its payload goes, or nil to drop it.
-    /// Looks up and allocates nothing.
+    /// Looks up and allocates nothing; the allocation is found once and read in place.
     public mutating func routeChannelData(
         channel: UInt16, length: Int, from tuple: FiveTuple, now: ContinuousClock.Instant
     ) -> (relayed: TransportAddress, peer: TransportAddress)? {
-        guard let allocation = allocations[tuple], let binding = allocation.channelsByNumber[channel],
-            binding.expiry > now, canReach(allocation, binding.peer, now: now),
-            admit(length, tuple: tuple, now: now)
+        guard let index = allocations.index(forKey: tuple),
+            let hop = Self.channelHop(&allocations.values[index], channel: channel, now: now),
+            !hop.relayOnly || tupleByRelay[localRelay(for: hop.peer)] != nil,
+            admit(length, at: index, now: now)
         else { return nil }
-        return (allocation.relayed, settings.externalAddress == nil ? binding.peer : localRelay(for: binding.peer))
+        return (hop.relayed, settings.externalAddress == nil ? hop.peer : localRelay(for: hop.peer))
+    }
+
+    /// Where a live channel of `allocation` leads, if its peer has a live permission. The
+    /// allocation is `inout` only to be read in place: the dictionary's getter would copy it
+    /// (a retain and a release of each of its strings, arrays and tables) for every datagram.
+    private static func channelHop(_ allocation: inout Allocation, channel: UInt16, now: ContinuousClock.Instant)
+        -> (relayed: TransportAddress, peer: TransportAddress, relayOnly: Bool)?
+    {
+        guard let binding = allocation.channelsByNumber[channel], binding.expiry > now,
+            let permission = allocation.permissions[binding.peer.host], permission.expiry > now
+        else { return nil }
+        return (allocation.relayed, binding.peer, permission.relayOnly)
     }
 
     /// How a datagram from a peer reaches the client (RFC 8656 §11.3, §12.6).
@@ -537,15 +562,25 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         to relayed: TransportAddress, from source: TransportAddress, length: Int, now: ContinuousClock.Instant
     ) -> PeerRoute {
         let peer = settings.externalAddress == nil ? source : clientView(of: source)
-        guard let tuple = tupleByRelay[relayed], let allocation = allocations[tuple],
-            canReach(allocation, peer, now: now), admit(length, tuple: tuple, now: now)
+        guard let tuple = tupleByRelay[relayed], let index = allocations.index(forKey: tuple),
+            let access = Self.peerAccess(&allocations.values[index], peer: peer, now: now),
+            !access.relayOnly || tupleByRelay[localRelay(for: peer)] != nil,
+            admit(length, at: index, now: now)
         else { return .drop }
-        if let channel = allocation.channelsByPeer[peer], let binding = allocation.channelsByNumber[channel],
-            binding.expiry > now
-        {
-            return .channel(channel, to: tuple)
-        }
+        if let channel = access.channel { return .channel(channel, to: tuple) }
         return .dataIndication(to: tuple, peer: peer)
+    }
+
+    /// Whether `peer` has a live permission on `allocation`, and its live channel if it has
+    /// one; read in place, like `channelHop`.
+    private static func peerAccess(_ allocation: inout Allocation, peer: TransportAddress, now: ContinuousClock.Instant)
+        -> (relayOnly: Bool, channel: UInt16?)?
+    {
+        guard let permission = allocation.permissions[peer.host], permission.expiry > now else { return nil }
+        guard let channel = allocation.channelsByPeer[peer], let binding = allocation.channelsByNumber[channel],
+            binding.expiry > now
+        else { return (permission.relayOnly, nil) }
+        return (permission.relayOnly, channel)
     }
 
     /// A Data indication carrying `payload` from `peer` (RFC 8656 §11.3).
@@ -563,9 +598,11 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     public mutating func expire(now: ContinuousClock.Instant) -> [TransportAddress] {
         var closed: [TransportAddress] = []
         // A source is forgotten once it has been quiet long enough for its bucket to refill.
-        sources = sources.filter { _, bucket in
-            var probe = bucket
-            return !probe.take(probe.burst, now: now)
+        if !sources.isEmpty {
+            sources = sources.filter { _, bucket in
+                var probe = bucket
+                return !probe.take(probe.burst, now: now)
+            }
         }
         for (token, reservation) in reservations where reservation.expiry <= now {
             reservations[token] = nil
@@ -578,6 +615,13 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
                 remove(tuple, reason: .expired)
                 continue
             }
+            // Most seconds nothing has expired: the allocation is only rewritten (its tables
+            // rebuilt) when something has, so the sweep over thousands of allocations reads them
+            // and allocates nothing.
+            guard
+                allocation.permissions.contains(where: { $0.value.expiry <= now })
+                    || allocation.channelsByNumber.contains(where: { $0.value.expiry <= now })
+            else { continue }
             var updated = allocation
             updated.permissions = updated.permissions.filter { $0.value.expiry > now }
             for (number, binding) in updated.channelsByNumber where binding.expiry <= now {

@@ -3,6 +3,16 @@ import STUN
 /// How a client reaches the server (RFC 8656 §2: the client-to-server transport).
 public enum ClientTransport: String, Hashable, Sendable {
     case udp, tcp, tls
+
+    /// Hashed by case: the default for a `String` raw value hashes the string, and a
+    /// `FiveTuple` is hashed for every relayed datagram.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .udp: hasher.combine(0 as UInt8)
+        case .tcp: hasher.combine(1 as UInt8)
+        case .tls: hasher.combine(2 as UInt8)
+        }
+    }
 }
 
 /// The 5-tuple that names an allocation (RFC 8656 §2): client address, server address and

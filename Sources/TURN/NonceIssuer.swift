@@ -19,10 +19,19 @@ import STUN
 /// The key is the caller's: random bytes drawn once per process. A restart therefore makes
 /// every outstanding nonce invalid, and clients recover through an ordinary 401 round trip.
 public struct NonceIssuer: Sendable {
-    /// Raw bytes: `SymmetricKey` is not `Sendable`, so the key is wrapped per use.
-    private let key: [UInt8]
+    /// HMAC-SHA256 under the key, keyed once: each tag starts from a copy (copy-on-write
+    /// hash states) instead of hashing the key pads again, twice per Allocate.
+    private let keyed: KeyedMAC
     private let lifetimeSeconds: UInt64
     private let prefix: String
+    /// "stagedoor-nonce-1", len(prefix), prefix: the start of every MAC input.
+    private let inputHead: [UInt8]
+
+    /// `HMAC` is a value type whose hash states are copied on write, so a shared, never
+    /// mutated instance is safe to copy from any thread; it is just not marked `Sendable`.
+    private struct KeyedMAC: @unchecked Sendable {
+        let hmac: HMAC<SHA256>
+    }
 
     /// - Parameters:
     ///   - key: at least 16 random bytes (32 recommended), drawn once per process.
@@ -40,9 +49,11 @@ public struct NonceIssuer: Sendable {
         precondition(
             prefix.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7e && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") },
             "NonceIssuer prefix must be printable ASCII without quote or backslash")
-        self.key = key
+        self.keyed = KeyedMAC(hmac: HMAC<SHA256>(key: SymmetricKey(data: key)))
         self.lifetimeSeconds = lifetimeSeconds
         self.prefix = prefix
+        let prefixBytes = Array(prefix.utf8)
+        self.inputHead = Array("stagedoor-nonce-1".utf8) + [UInt8(prefixBytes.count)] + prefixBytes
     }
 
     /// A fresh nonce for `client`, valid until `now + lifetimeSeconds` (saturating).
@@ -91,17 +102,18 @@ public struct NonceIssuer: Sendable {
     /// The first 12 bytes of HMAC-SHA256(key, "stagedoor-nonce-1" || len(prefix) || prefix
     /// || expiry || family || len(address) || address || port), integers big-endian.
     private func tag(expiry: UInt64, client: TransportAddress) -> [UInt8] {
-        var input = Array("stagedoor-nonce-1".utf8)
-        let prefixBytes = Array(prefix.utf8)
-        input.append(UInt8(prefixBytes.count))
-        input += prefixBytes
-        input += Self.bigEndian(expiry)
+        var input = inputHead
+        input.reserveCapacity(inputHead.count + 8 + 2 + 16 + 2)
+        for shift in stride(from: 56, through: 0, by: -8) { input.append(UInt8(truncatingIfNeeded: expiry >> shift)) }
         input.append(client.family.rawValue)
-        input.append(UInt8(truncatingIfNeeded: client.address.count))
-        input += client.address
+        client.host.withUnsafeBytes { address in
+            input.append(UInt8(truncatingIfNeeded: address.count))
+            input.append(contentsOf: address)
+        }
         input += [UInt8(client.port >> 8), UInt8(client.port & 0xff)]
-        let mac = HMAC<SHA256>.authenticationCode(for: input, using: SymmetricKey(data: key))
-        return Array(Array(mac)[0..<12])
+        var mac = keyed.hmac
+        mac.update(data: input)
+        return mac.finalize().withUnsafeBytes { Array($0.prefix(12)) }
     }
 
     private static func bigEndian(_ value: UInt64) -> [UInt8] {

@@ -34,11 +34,24 @@ final class DatagramLoop: @unchecked Sendable {
     static let slotCapacity = 65_536
     /// Datagrams queued before a sendmmsg(2) flush.
     static let sendCapacity = 64
+    /// Receive buffer asked for on client-facing listeners (the kernel caps it at
+    /// net.core.rmem_max): every client shares the one socket, so a burst while the thread is
+    /// busy or descheduled must fit (coturn gives each client a socket, and a buffer, of its own).
+    static let listenerReceiveBuffer: CInt = 4 << 20
 
     private let poll: CInt
     private let wake: CInt
-    private var sockets: [CInt: DatagramSocket] = [:]
+    /// What each descriptor is for, indexed by descriptor: the loop looks it up for every read.
+    private var sockets: [Entry?] = []
     private var descriptors: [DatagramSocket: CInt] = [:]
+    /// epoll_wait(2) rounds so far; a socket read in the round before is busy (see `receive`).
+    private var round: UInt32 = 0
+
+    private struct Entry {
+        var socket: DatagramSocket
+        /// The round in which it was last read.
+        var lastRead: UInt32
+    }
     private var thread: pthread_t?
     private let tasks = NIOLockedValueBox<[() -> Void]>([])
     private let stopped = NIOLockedValueBox(false)
@@ -82,6 +95,12 @@ final class DatagramLoop: @unchecked Sendable {
         for index in 0..<batch {
             receiveVectors[index] = iovec(
                 iov_base: receiveSlab + index * Self.slotCapacity, iov_len: Self.slotCapacity)
+            // Set up once: a read only changes msg_namelen (reset after each use) and msg_len.
+            receiveMessages[index].msg_hdr = msghdr(
+                msg_name: UnsafeMutableRawPointer(receiveSources + index),
+                msg_namelen: socklen_t(MemoryLayout<sockaddr_storage>.size),
+                msg_iov: receiveVectors + index, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+            receiveMessages[index].msg_len = 0
         }
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
@@ -90,7 +109,7 @@ final class DatagramLoop: @unchecked Sendable {
     }
 
     deinit {
-        for descriptor in sockets.keys { Glibc.close(descriptor) }
+        for descriptor in descriptors.values { Glibc.close(descriptor) }
         Glibc.close(poll)
         Glibc.close(wake)
         receiveSlab.deallocate()
@@ -153,14 +172,25 @@ final class DatagramLoop: @unchecked Sendable {
             let wait = max(0, nextTick - Self.monotonicMilliseconds())
             let ready = epoll_wait(poll, events, Self.eventCapacity, Int32(clamping: wait))
             if ready > 0 {
+                round &+= 1
                 for index in 0..<Int(ready) {
                     let descriptor = events[index].data.fd
                     if descriptor == wake {
                         var value: UInt64 = 0
                         _ = read(wake, &value, 8)
                         runTasks()
-                    } else if let socket = sockets[descriptor] {
-                        receive(from: descriptor, socket)
+                    } else if Int(descriptor) < sockets.count, let entry = sockets[Int(descriptor)] {
+                        sockets[Int(descriptor)]!.lastRead = round
+                        // A relay socket carries one peer's flow, mostly one datagram per
+                        // wake-up: it is read one datagram at a time (a batch read would try,
+                        // and fail, a second one each time) until it is busy, i.e. still ready
+                        // in the round after it was read. Listeners are always read in batches.
+                        let busy: Bool
+                        switch entry.socket {
+                        case .listener: busy = true
+                        case .relay: busy = entry.lastRead &+ 1 == round
+                        }
+                        receive(from: descriptor, entry.socket, batch: busy ? Self.batchCount : 1)
                     }
                 }
             }
@@ -202,6 +232,10 @@ final class DatagramLoop: @unchecked Sendable {
         if reuseAddress {
             setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<CInt>.size))
         }
+        if case .listener = socket {
+            var size = Self.listenerReceiveBuffer
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        }
         if address.family == .ipv6 {
             // An IPv6 socket serves IPv6 only; IPv4 has sockets of its own (RFC 6156).
             setsockopt(descriptor, CInt(IPPROTO_IPV6), IPV6_V6ONLY, &on, socklen_t(MemoryLayout<CInt>.size))
@@ -218,20 +252,25 @@ final class DatagramLoop: @unchecked Sendable {
             Glibc.close(descriptor)
             return false
         }
-        sockets[descriptor] = socket
+        if Int(descriptor) >= sockets.count {
+            sockets.append(contentsOf: repeatElement(nil, count: Int(descriptor) + 1 - sockets.count))
+        }
+        sockets[Int(descriptor)] = Entry(socket: socket, lastRead: 0)
         descriptors[socket] = descriptor
         return true
     }
 
     func close(_ socket: DatagramSocket) {
         guard let descriptor = descriptors.removeValue(forKey: socket) else { return }
-        flush()
-        sockets[descriptor] = nil
+        // Datagrams queued on this socket go out before it closes (its number may be reused at
+        // once); the others wait for the end of the batch as usual.
+        if UnsafeBufferPointer(start: sendDescriptors, count: queued).contains(descriptor) { flush() }
+        sockets[Int(descriptor)] = nil
         epoll_ctl(poll, EPOLL_CTL_DEL, descriptor, nil)
         Glibc.close(descriptor)
     }
 
-    var openCount: Int { sockets.count }
+    var openCount: Int { descriptors.count }
 
     /// The port the kernel chose when `address` asked for port 0.
     func localPort(of socket: DatagramSocket) -> UInt16? {
@@ -247,25 +286,21 @@ final class DatagramLoop: @unchecked Sendable {
 
     // MARK: Receiving
 
-    private func receive(from descriptor: CInt, _ socket: DatagramSocket) {
-        // A few batches at most, then the other sockets get their turn.
+    /// Reads up to `batch` datagrams per recvmmsg(2) call, a few calls at most (then the other
+    /// sockets get their turn; level-triggered epoll brings this one back).
+    private func receive(from descriptor: CInt, _ socket: DatagramSocket, batch: Int) {
+        guard let receiver else { return }
         for _ in 0..<4 {
-            for index in 0..<Self.batchCount {
-                receiveMessages[index].msg_hdr = msghdr(
-                    msg_name: UnsafeMutableRawPointer(receiveSources + index),
-                    msg_namelen: socklen_t(MemoryLayout<sockaddr_storage>.size),
-                    msg_iov: receiveVectors + index, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
-                receiveMessages[index].msg_len = 0
-            }
-            let count = stagedoor_recvmmsg(descriptor, receiveMessages, UInt32(Self.batchCount), CInt(MSG_DONTWAIT))
+            let count = stagedoor_recvmmsg(descriptor, receiveMessages, UInt32(batch), CInt(MSG_DONTWAIT))
             guard count > 0 else { return }
             for index in 0..<Int(count) {
-                guard let source = TransportAddress(receiveSources[index]) else { continue }
+                receiveMessages[index].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                guard let source = TransportAddress(pointer: receiveSources + index) else { continue }
                 let payload = UnsafeRawBufferPointer(
                     start: receiveSlab + index * Self.slotCapacity, count: Int(receiveMessages[index].msg_len))
-                receiver?.datagram(payload, from: source, on: socket)
+                receiver.datagram(payload, from: source, on: socket)
             }
-            guard count == Self.batchCount else { return }
+            guard batch > 1, count == batch else { return }
         }
     }
 
@@ -345,14 +380,20 @@ extension TransportAddress {
     /// The address of a kernel socket address; nil for families other than IPv4 and IPv6.
     init?(_ storage: sockaddr_storage) {
         var storage = storage
-        switch CInt(storage.ss_family) {
+        self.init(pointer: &storage)
+    }
+
+    /// Reads the address in place (a read's source address, without copying the 128 bytes).
+    init?(pointer storage: UnsafePointer<sockaddr_storage>) {
+        let raw = UnsafeRawPointer(storage)
+        switch CInt(storage.pointee.ss_family) {
         case AF_INET:
-            let v4 = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in.self) }
+            let v4 = raw.load(as: sockaddr_in.self)
             self.init(
                 family: .ipv4, host: withUnsafeBytes(of: v4.sin_addr) { IPHost(rawBytes: $0) },
                 port: UInt16(bigEndian: v4.sin_port))
         case AF_INET6:
-            let v6 = withUnsafeBytes(of: &storage) { $0.load(as: sockaddr_in6.self) }
+            let v6 = raw.load(as: sockaddr_in6.self)
             self.init(
                 family: .ipv6, host: withUnsafeBytes(of: v6.sin6_addr) { IPHost(rawBytes: $0) },
                 port: UInt16(bigEndian: v6.sin6_port))
