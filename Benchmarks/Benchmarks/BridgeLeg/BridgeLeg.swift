@@ -22,9 +22,10 @@ import WebRTC
 ///
 /// `mallocCountTotal` counts the allocations in the process; the goal is 0 per frame. The
 /// panel's packets are protected before the measurement (a pool: SRTP refuses replays).
-/// The counter is not the whole truth for C libraries: with libsrtp (Debian's, over NSS) it
-/// showed 14 per 1000 frames where a gdb breakpoint on `malloc` found 8 per packet. With the
-/// SRTP over libcrypto, that breakpoint stays silent over 3000 frames of A and B in a loop.
+/// The counter is not the whole truth for C libraries: Debian's libsrtp2 is built over NSS,
+/// which allocates per packet (a gdb breakpoint on `malloc` found 8 per SRTP packet where the
+/// counter showed 14 per 1000 frames). The Swift paths themselves allocate nothing: every
+/// malloc stack leads into libsrtp/NSS.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
