@@ -49,8 +49,16 @@ let package = Package(
 
         /// glibc's process-spawning extensions that need _GNU_SOURCE.
         .target(name: "CProcessSpawn"),
-        /// recvmmsg/sendmmsg, also behind _GNU_SOURCE: the TURN relay's batched datagram IO.
+        /// recvmmsg/sendmmsg (behind _GNU_SOURCE) and timerfd: the batched datagram IO.
         .target(name: "CDatagramBatch"),
+        /// The UDP data plane the TURN relay and the bridge's media share: one thread, epoll,
+        /// recvmmsg/sendmmsg over buffers allocated once, a steady tick.
+        .target(
+            name: "DatagramIO",
+            dependencies: [
+                "CDatagramBatch", "STUN",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
 
         // MARK: Pure protocol and model libraries (no sockets, no clock).
         /// SIP (RFC 3261) messages, URIs, parser, serializer, stream framer and transaction state machines.
@@ -92,7 +100,7 @@ let package = Package(
         .target(
             name: "TURNService",
             dependencies: [
-                "TURN", "STUN", "Configuration", "Control", "DaemonSupport", "CDatagramBatch",
+                "TURN", "STUN", "Configuration", "Control", "DaemonSupport", "DatagramIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -121,6 +129,7 @@ let package = Package(
             name: "BridgeService",
             dependencies: [
                 "WebRTC", "Transcoding", "SDP", "RTP", "Audio", "STUN", "Configuration", "Control", "DaemonSupport",
+                "DatagramIO",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

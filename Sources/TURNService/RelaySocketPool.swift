@@ -1,3 +1,4 @@
+import DatagramIO
 import STUN
 import TURN
 
@@ -47,14 +48,14 @@ final class RelaySocketPool: RelayAddressProvider {
     private func bind(_ port: UInt16, on bindAddress: TransportAddress) -> TransportAddress? {
         var candidate = bindAddress
         candidate.port = port
-        guard !open.contains(candidate), loop.open(.relay(candidate), at: candidate) else { return nil }
+        guard !open.contains(candidate), loop.open(.flow(candidate), at: candidate) else { return nil }
         open.insert(candidate)
         return candidate
     }
 
     func close(_ relayed: TransportAddress) {
         guard open.remove(relayed) != nil else { return }
-        loop.close(.relay(relayed))
+        loop.close(.flow(relayed))
     }
 
     func closeAll() {

@@ -1,3 +1,4 @@
+import DatagramIO
 import Logging
 import NIOCore
 import STUN
@@ -37,7 +38,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
 
     /// Opens a UDP listener on the loop; false when the address cannot be bound.
     func addUDPListener(_ address: TransportAddress) -> Bool {
-        loop.open(.listener(address), at: address, reuseAddress: true)
+        loop.open(.listener(address), at: address, options: .init(reuseAddress: true))
     }
 
     func streamOpened(_ tuple: FiveTuple, channel: Channel) {
@@ -56,7 +57,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
         switch socket {
         case .listener(let server):
             clientMessage(payload, tuple: FiveTuple(client: source, server: server, transport: .udp))
-        case .relay(let relayed):
+        case .flow(let relayed):
             peerDatagram(payload, from: source, to: relayed)
         }
     }
@@ -83,7 +84,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
             let payload = UnsafeRawBufferPointer(
                 rebasing: bytes[ChannelData.headerLength..<(ChannelData.headerLength + header.length)])
             traffic.toPeers.count(payload.count)
-            loop.send(from: .relay(route.relayed), to: route.peer, payload: payload)
+            loop.send(from: .flow(route.relayed), to: route.peer, payload: payload)
             return
         }
         switch core.handle(bytes, from: tuple, now: Self.moment()) {
@@ -91,7 +92,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
             response.withUnsafeBytes { send($0, to: tuple) }
         case .relay(let relayed, let peer, let payload):
             traffic.toPeers.count(payload.count)
-            payload.withUnsafeBytes { loop.send(from: .relay(relayed), to: peer, payload: $0) }
+            payload.withUnsafeBytes { loop.send(from: .flow(relayed), to: peer, payload: $0) }
         case .ignore:
             break
         }

@@ -17,4 +17,10 @@ int stagedoor_recvmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int 
 
 /// sendmmsg(2).
 int stagedoor_sendmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int count, int flags);
+
+/// A non-blocking CLOCK_MONOTONIC timerfd(2), or -1.
+int stagedoor_timerfd_create(void);
+
+/// Arms `fd` to fire every `nanoseconds`, the first time `nanoseconds` from now.
+int stagedoor_timerfd_every(int fd, unsigned long long nanoseconds);
 #endif

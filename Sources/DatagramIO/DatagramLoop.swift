@@ -7,27 +7,52 @@ import STUN
 #endif
 
 /// Receives what a `DatagramLoop` reads. Called on the loop's thread only.
-protocol DatagramReceiver: AnyObject {
+public protocol DatagramReceiver: AnyObject {
     /// One datagram read from `socket`; `payload` is valid only during the call.
     func datagram(_ payload: UnsafeRawBufferPointer, from source: TransportAddress, on socket: DatagramSocket)
-    /// Once a second, and when the loop has nothing else to do for that long.
+    /// Every `tickInterval` of the loop, on a steady clock (timerfd(2)).
     func tick()
 }
 
-/// What a socket of the loop is for: a client-facing listener or a relayed address.
-enum DatagramSocket: Hashable {
+/// A socket of the loop, named by its local address and what it carries, which decides how it
+/// is read.
+public enum DatagramSocket: Hashable, Sendable {
+    /// A socket many peers share (a TURN listener): read in batches, with a large receive buffer.
     case listener(TransportAddress)
-    case relay(TransportAddress)
+    /// A socket of one flow (a TURN relayed address, a bridge session or matrix port): mostly one
+    /// datagram per wake-up, so read one at a time until it is busy.
+    case flow(TransportAddress)
 }
 
-/// The UDP data plane of the TURN server: one thread, epoll(7), and recvmmsg(2)/sendmmsg(2)
-/// over buffers allocated once, so relaying a datagram costs no allocation and a burst of
-/// datagrams costs one system call each way, not one per datagram (coturn and rtpengine
-/// drive their sockets the same way).
+/// What a socket gets beyond binding.
+public struct DatagramSocketOptions: Sendable {
+    /// SO_REUSEADDR, for listeners and for multicast groups that other programs also receive.
+    public var reuseAddress = false
+    /// The DSCP of every datagram sent: the upper six bits of the IPv4 TOS byte or the IPv6
+    /// traffic class (RFC 2474 §3). Nil leaves the kernel's default (0).
+    public var dscp: Int?
+    /// The TTL or hop limit of multicast datagrams sent.
+    public var multicastHops: Int?
+    /// Joins the bound address as a multicast group (on the interface the routing table picks).
+    public var joinGroup = false
+
+    public init(reuseAddress: Bool = false, dscp: Int? = nil, multicastHops: Int? = nil, joinGroup: Bool = false) {
+        self.reuseAddress = reuseAddress
+        self.dscp = dscp
+        self.multicastHops = multicastHops
+        self.joinGroup = joinGroup
+    }
+}
+
+/// A UDP data plane: one thread, epoll(7), and recvmmsg(2)/sendmmsg(2) over buffers allocated
+/// once, so a datagram in or out costs no allocation and a burst of datagrams costs one system
+/// call each way, not one per datagram (coturn and rtpengine drive their sockets the same way).
+/// The TURN server relays on one; the bridge carries panels and matrix ports on one, paced by
+/// its tick.
 ///
 /// Everything that touches the sockets or the receiver runs on this thread; other threads
 /// hand it work with `execute`, which wakes it through an eventfd.
-final class DatagramLoop: @unchecked Sendable {
+public final class DatagramLoop: @unchecked Sendable {
     /// Datagrams read per recvmmsg(2) call.
     static let batchCount = 32
     /// Room for any UDP datagram (IPv4 or IPv6, 64 KiB less headers): nothing is truncated.
@@ -41,6 +66,11 @@ final class DatagramLoop: @unchecked Sendable {
 
     private let poll: CInt
     private let wake: CInt
+    /// A timerfd(2) firing every `tickInterval`: a steady clock, not epoll_wait's millisecond
+    /// timeout (which rounds up and drifts by the time spent between waits).
+    private let timer: CInt
+    /// Nanoseconds between the receiver's ticks.
+    public let tickInterval: UInt64
     /// What each descriptor is for, indexed by descriptor: the loop looks it up for every read.
     private var sockets: [Entry?] = []
     private var descriptors: [DatagramSocket: CInt] = [:]
@@ -55,7 +85,7 @@ final class DatagramLoop: @unchecked Sendable {
     private var thread: pthread_t?
     private let tasks = NIOLockedValueBox<[() -> Void]>([])
     private let stopped = NIOLockedValueBox(false)
-    weak var receiver: (any DatagramReceiver)?
+    public weak var receiver: (any DatagramReceiver)?
 
     // Receive side: `batchCount` slots, their iovecs, source addresses and message headers.
     private let receiveSlab: UnsafeMutableRawPointer
@@ -74,12 +104,15 @@ final class DatagramLoop: @unchecked Sendable {
     private var queued = 0
 
     /// Datagrams the kernel refused to take (a full socket buffer) and ones too big to queue.
-    private(set) var sendFailures = 0
+    public private(set) var sendFailures = 0
 
-    init() throws {
+    /// A loop whose receiver ticks every `tickInterval` nanoseconds (a second by default).
+    public init(tickInterval: UInt64 = 1_000_000_000) throws {
+        self.tickInterval = max(tickInterval, 100_000)
         poll = epoll_create1(CInt(EPOLL_CLOEXEC))
         wake = eventfd(0, CInt(EFD_NONBLOCK | EFD_CLOEXEC))
-        guard poll >= 0, wake >= 0 else { throw DatagramLoopError.system("epoll/eventfd", errno) }
+        timer = stagedoor_timerfd_create()
+        guard poll >= 0, wake >= 0, timer >= 0 else { throw DatagramLoopError.system("epoll/eventfd/timerfd", errno) }
         let batch = Self.batchCount
         receiveSlab = .allocate(byteCount: batch * Self.slotCapacity, alignment: 16)
         receiveVectors = .allocate(capacity: batch)
@@ -102,16 +135,20 @@ final class DatagramLoop: @unchecked Sendable {
                 msg_iov: receiveVectors + index, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
             receiveMessages[index].msg_len = 0
         }
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue
-        event.data.fd = wake
-        epoll_ctl(poll, EPOLL_CTL_ADD, wake, &event)
+        for descriptor in [wake, timer] {
+            var event = epoll_event()
+            event.events = EPOLLIN.rawValue
+            event.data.fd = descriptor
+            epoll_ctl(poll, EPOLL_CTL_ADD, descriptor, &event)
+        }
+        stagedoor_timerfd_every(timer, self.tickInterval)
     }
 
     deinit {
         for descriptor in descriptors.values { Glibc.close(descriptor) }
         Glibc.close(poll)
         Glibc.close(wake)
+        Glibc.close(timer)
         receiveSlab.deallocate()
         receiveVectors.deallocate()
         receiveSources.deallocate()
@@ -127,7 +164,7 @@ final class DatagramLoop: @unchecked Sendable {
     // MARK: Thread
 
     /// Starts the loop's thread.
-    func start() {
+    public func start() {
         let context = Unmanaged.passRetained(self).toOpaque()
         var handle = pthread_t()
         pthread_create(
@@ -141,7 +178,7 @@ final class DatagramLoop: @unchecked Sendable {
     }
 
     /// Stops the loop and waits for its thread; sockets are closed when the loop is freed.
-    func stop() {
+    public func stop() {
         stopped.withLockedValue { $0 = true }
         signalWake()
         if let thread { pthread_join(thread, nil) }
@@ -149,13 +186,13 @@ final class DatagramLoop: @unchecked Sendable {
     }
 
     /// Runs `task` on the loop's thread, soon.
-    func execute(_ task: @escaping @Sendable () -> Void) {
+    public func execute(_ task: @escaping @Sendable () -> Void) {
         tasks.withLockedValue { $0.append(task) }
         signalWake()
     }
 
     /// Runs `task` on the loop's thread and returns what it returns.
-    func submit<Result: Sendable>(_ task: @escaping @Sendable () -> Result) async -> Result {
+    public func submit<Result: Sendable>(_ task: @escaping @Sendable () -> Result) async -> Result {
         await withCheckedContinuation { continuation in
             execute { continuation.resume(returning: task()) }
         }
@@ -167,10 +204,9 @@ final class DatagramLoop: @unchecked Sendable {
     }
 
     private func run() {
-        var nextTick = Self.monotonicMilliseconds() + 1_000
         while !stopped.withLockedValue({ $0 }) {
-            let wait = max(0, nextTick - Self.monotonicMilliseconds())
-            let ready = epoll_wait(poll, events, Self.eventCapacity, Int32(clamping: wait))
+            let ready = epoll_wait(poll, events, Self.eventCapacity, -1)
+            var ticked = false
             if ready > 0 {
                 round &+= 1
                 for index in 0..<Int(ready) {
@@ -179,25 +215,28 @@ final class DatagramLoop: @unchecked Sendable {
                         var value: UInt64 = 0
                         _ = read(wake, &value, 8)
                         runTasks()
+                    } else if descriptor == timer {
+                        // Expirations missed while busy are not made up one by one: the
+                        // receiver works from the time, not from the tick count.
+                        var expirations: UInt64 = 0
+                        _ = read(timer, &expirations, 8)
+                        ticked = true
                     } else if Int(descriptor) < sockets.count, let entry = sockets[Int(descriptor)] {
                         sockets[Int(descriptor)]!.lastRead = round
-                        // A relay socket carries one peer's flow, mostly one datagram per
+                        // A flow's socket carries one peer's datagrams, mostly one per
                         // wake-up: it is read one datagram at a time (a batch read would try,
                         // and fail, a second one each time) until it is busy, i.e. still ready
                         // in the round after it was read. Listeners are always read in batches.
                         let busy: Bool
                         switch entry.socket {
                         case .listener: busy = true
-                        case .relay: busy = entry.lastRead &+ 1 == round
+                        case .flow: busy = entry.lastRead &+ 1 == round
                         }
                         receive(from: descriptor, entry.socket, batch: busy ? Self.batchCount : 1)
                     }
                 }
             }
-            if Self.monotonicMilliseconds() >= nextTick {
-                receiver?.tick()
-                nextTick = Self.monotonicMilliseconds() + 1_000
-            }
+            if ticked { receiver?.tick() }
             flush()
         }
         flush()
@@ -211,44 +250,59 @@ final class DatagramLoop: @unchecked Sendable {
         for task in pending { task() }
     }
 
-    private static func monotonicMilliseconds() -> Int64 {
+    /// CLOCK_MONOTONIC in nanoseconds: the clock the tick follows.
+    public static func monotonicNanoseconds() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1_000 + Int64(now.tv_nsec) / 1_000_000
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     // MARK: Sockets
 
-    /// Binds a non-blocking UDP socket to `address` and reads it; nil when the address is taken.
-    /// `reuseAddress` is for listeners (a restart may find the old socket in TIME_WAIT-like
-    /// states on some kernels); relay ports never share.
-    func open(_ socket: DatagramSocket, at address: TransportAddress, reuseAddress: Bool = false) -> Bool {
+    /// Binds a non-blocking UDP socket to `address` and reads it; false when the address is
+    /// taken or an option cannot be set. Relay ports never share (`reuseAddress` false).
+    public func open(_ socket: DatagramSocket, at address: TransportAddress, options: DatagramSocketOptions = .init())
+        -> Bool
+    {
         guard descriptors[socket] == nil else { return false }
-        let domain = address.family == .ipv4 ? AF_INET : AF_INET6
+        let ipv6 = address.family == .ipv6
+        let domain = ipv6 ? AF_INET6 : AF_INET
         let descriptor = Glibc.socket(
             domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return false }
-        var on: CInt = 1
-        if reuseAddress {
-            setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<CInt>.size))
+        func set(_ level: CInt, _ name: CInt, _ value: CInt) -> Bool {
+            var value = value
+            return setsockopt(descriptor, level, name, &value, socklen_t(MemoryLayout<CInt>.size)) == 0
         }
-        if case .listener = socket {
-            var size = Self.listenerReceiveBuffer
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        var configured = true
+        if options.reuseAddress { configured = configured && set(SOL_SOCKET, SO_REUSEADDR, 1) }
+        if case .listener = socket { _ = set(SOL_SOCKET, SO_RCVBUF, Self.listenerReceiveBuffer) }
+        // An IPv6 socket serves IPv6 only; IPv4 has sockets of its own (RFC 6156).
+        if ipv6 { configured = configured && set(CInt(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+        if let dscp = options.dscp {
+            configured =
+                configured
+                && (ipv6
+                    ? set(CInt(IPPROTO_IPV6), IPV6_TCLASS, CInt(dscp << 2))
+                    : set(CInt(IPPROTO_IP), IP_TOS, CInt(dscp << 2)))
         }
-        if address.family == .ipv6 {
-            // An IPv6 socket serves IPv6 only; IPv4 has sockets of its own (RFC 6156).
-            setsockopt(descriptor, CInt(IPPROTO_IPV6), IPV6_V6ONLY, &on, socklen_t(MemoryLayout<CInt>.size))
+        if let hops = options.multicastHops {
+            configured =
+                configured
+                && (ipv6
+                    ? set(CInt(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, CInt(hops))
+                    : set(CInt(IPPROTO_IP), IP_MULTICAST_TTL, CInt(hops)))
         }
         var storage = sockaddr_storage()
         let length = address.write(into: &storage)
         let bound = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(descriptor, $0, length) }
         }
+        if options.joinGroup { configured = configured && Self.join(descriptor, group: address) }
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
         event.data.fd = descriptor
-        guard bound == 0, epoll_ctl(poll, EPOLL_CTL_ADD, descriptor, &event) == 0 else {
+        guard configured, bound == 0, epoll_ctl(poll, EPOLL_CTL_ADD, descriptor, &event) == 0 else {
             Glibc.close(descriptor)
             return false
         }
@@ -260,7 +314,30 @@ final class DatagramLoop: @unchecked Sendable {
         return true
     }
 
-    func close(_ socket: DatagramSocket) {
+    /// IP_ADD_MEMBERSHIP or IPV6_JOIN_GROUP on the interface the kernel routes the group to.
+    private static func join(_ descriptor: CInt, group: TransportAddress) -> Bool {
+        switch group.family {
+        case .ipv4:
+            var request = ip_mreq()
+            withUnsafeMutableBytes(of: &request.imr_multiaddr) { target in
+                group.host.withUnsafeBytes { target.copyBytes(from: $0) }
+            }
+            request.imr_interface.s_addr = 0
+            return setsockopt(
+                descriptor, CInt(IPPROTO_IP), IP_ADD_MEMBERSHIP, &request, socklen_t(MemoryLayout<ip_mreq>.size)) == 0
+        case .ipv6:
+            var request = ipv6_mreq()
+            withUnsafeMutableBytes(of: &request.ipv6mr_multiaddr) { target in
+                group.host.withUnsafeBytes { target.copyBytes(from: $0) }
+            }
+            request.ipv6mr_interface = 0
+            return setsockopt(
+                descriptor, CInt(IPPROTO_IPV6), IPV6_JOIN_GROUP, &request, socklen_t(MemoryLayout<ipv6_mreq>.size))
+                == 0
+        }
+    }
+
+    public func close(_ socket: DatagramSocket) {
         guard let descriptor = descriptors.removeValue(forKey: socket) else { return }
         // Datagrams queued on this socket go out before it closes (its number may be reused at
         // once); the others wait for the end of the batch as usual.
@@ -270,10 +347,10 @@ final class DatagramLoop: @unchecked Sendable {
         Glibc.close(descriptor)
     }
 
-    var openCount: Int { descriptors.count }
+    public var openCount: Int { descriptors.count }
 
     /// The port the kernel chose when `address` asked for port 0.
-    func localPort(of socket: DatagramSocket) -> UInt16? {
+    public func localPort(of socket: DatagramSocket) -> UInt16? {
         guard let descriptor = descriptors[socket] else { return nil }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -309,7 +386,7 @@ final class DatagramLoop: @unchecked Sendable {
     /// Queues one datagram out of `socket` to `destination`: `header` bytes (up to 4, big
     /// endian, e.g. a ChannelData header), then `payload`, then `padding` zero bytes. Sent at
     /// the latest when the loop finishes the current batch of reads.
-    func send(
+    public func send(
         from socket: DatagramSocket, to destination: TransportAddress, header: UInt32? = nil,
         payload: UnsafeRawBufferPointer, padding: Int = 0
     ) {
@@ -342,7 +419,7 @@ final class DatagramLoop: @unchecked Sendable {
 
     /// Sends what is queued: one sendmmsg(2) per run of datagrams on the same socket. A socket
     /// whose buffer is full drops the rest of its run, as UDP may (counted).
-    func flush() {
+    public func flush() {
         var start = 0
         while start < queued {
             let descriptor = sendDescriptors[start]
@@ -367,9 +444,9 @@ final class DatagramLoop: @unchecked Sendable {
     }
 }
 
-enum DatagramLoopError: Error, CustomStringConvertible {
+public enum DatagramLoopError: Error, CustomStringConvertible {
     case system(String, CInt)
-    var description: String {
+    public var description: String {
         switch self {
         case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
         }
@@ -378,13 +455,13 @@ enum DatagramLoopError: Error, CustomStringConvertible {
 
 extension TransportAddress {
     /// The address of a kernel socket address; nil for families other than IPv4 and IPv6.
-    init?(_ storage: sockaddr_storage) {
+    public init?(_ storage: sockaddr_storage) {
         var storage = storage
         self.init(pointer: &storage)
     }
 
     /// Reads the address in place (a read's source address, without copying the 128 bytes).
-    init?(pointer storage: UnsafePointer<sockaddr_storage>) {
+    public init?(pointer storage: UnsafePointer<sockaddr_storage>) {
         let raw = UnsafeRawPointer(storage)
         switch CInt(storage.pointee.ss_family) {
         case AF_INET:
@@ -403,7 +480,7 @@ extension TransportAddress {
     }
 
     /// Writes the kernel socket address into `storage`; returns its length.
-    func write(into storage: inout sockaddr_storage) -> socklen_t {
+    public func write(into storage: inout sockaddr_storage) -> socklen_t {
         switch family {
         case .ipv4:
             var raw = sockaddr_in()
