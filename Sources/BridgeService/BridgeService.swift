@@ -1,6 +1,7 @@
 import Configuration
 import Control
 import DaemonSupport
+import DatagramIO
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -9,12 +10,14 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import SDP
+import STUN
 import ServiceLifecycle
 import WebRTC
 
-/// `stagedoor-bridge`'s workload: the WHIP endpoint (RFC 9725), one UDP socket per panel
-/// session, one per matrix port, and the timers that retire sessions whose ICE never
-/// completed, whose consent expired or whose DTLS failed.
+/// `stagedoor-bridge`'s workload: the WHIP endpoint (RFC 9725) on NIO, and the media plane: one
+/// UDP socket per panel session and one per matrix port on a thread of their own, with the
+/// timers that retire sessions whose ICE never completed, whose consent expired or whose DTLS
+/// failed.
 ///
 /// A final class with locks, not an actor: Swift 6.3 miscompiles actor workloads returned from
 /// `Daemon.run`'s generic factory (see ConfiguredSection).
@@ -31,6 +34,7 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
     private let certificate: DTLSCertificate
     private let logger: Logger
     private let group: EventLoopGroup
+    private let plane: MediaPlane
     private let ready = NIOLockedValueBox(false)
 
     public init(configuration: StagedoorConfiguration, logger: Logger, group: EventLoopGroup? = nil) throws {
@@ -38,10 +42,12 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
         self.logger = logger
         self.group = group ?? MultiThreadedEventLoopGroup.singleton
         certificate = try DTLSCertificate()
+        plane = try MediaPlane()
         nextMediaPort = configuration.bridge.media.lowerBound
         for port in configuration.bridge.ports {
             portLinks[port.id] = try PortLink(port: port)
         }
+        plane.housekeeping = { [weak self] in self?.reap() }
     }
 
     public var isReady: Bool { ready.withLockedValue { $0 } }
@@ -67,37 +73,37 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
             "WHIP listening",
             metadata: ["address": "\(whip.address):\(whip.port)", "scheme": "\(tls == nil ? "http" : "https")"])
 
-        var portChannels: [Channel] = []
-        for link in lock.withLock({ Array(portLinks.values) }) {
-            let channel = try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                // 20 ms of stereo L24 is 5760 bytes: NIO's default 2048-byte reads would cut it.
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(PortDatagramHandler(link: link))
-                    }
-                }
-                .bind(host: link.port.receive.address, port: link.port.receive.port).get()
-            link.attach(channel)
-            portChannels.append(channel)
-            logger.info(
-                "port open",
-                metadata: [
-                    "port": "\(link.port.id)", "receive": "\(link.port.receive.address):\(link.port.receive.port)",
-                    "send": "\(link.port.send.destination):\(link.port.send.port)",
-                ])
-        }
+        plane.loop.start()
+        for link in lock.withLock({ Array(portLinks.values) }) { try await open(link) }
 
-        let reaper = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) {
-            [self] _ in reap()
-        }
         ready.withLockedValue { $0 = true }
         try? await gracefulShutdown()
-        reaper.cancel()
-        for session in lock.withLock({ Array(sessions.values) }) { session.close() }
         try? await server.close()
-        for channel in portChannels { try? await channel.close() }
+        let (open, links) = lock.withLock { (Array(sessions.values), Array(portLinks.values)) }
+        let plane = self.plane
+        await plane.loop.submit {
+            for session in open { plane.close(session) }
+            for link in links { plane.close(link) }
+        }
+        plane.loop.stop()
+    }
+
+    /// Opens a port's socket on the media plane: bound at its receive address (for a multicast
+    /// group: bound to the group and the group joined), marked with the port's DSCP, and with
+    /// its TTL or hop limit for a multicast destination.
+    private func open(_ link: PortLink) async throws {
+        let plane = self.plane
+        guard await plane.loop.submit({ plane.open(link) }) else {
+            throw BridgeServiceError.portNotOpened(link.port.id)
+        }
+        let (receive, send) = (link.port.receive, link.port.send)
+        logger.info(
+            "port open",
+            metadata: [
+                "port": "\(link.port.id)", "receive": "\(receive.address):\(receive.port)",
+                "send": "\(send.destination):\(send.port)", "multicast_join": "\(receive.isMulticast)",
+                "dscp": "\(send.dscp)",
+            ])
     }
 
     /// The WHIP listener's TLS context (TLS 1.2 and up) from its certificate and key; nil for
@@ -116,21 +122,18 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
     }
 
     /// Retires sessions that are over (ICE failed, consent expired, DTLS failed or closed), or
-    /// past a deadline of `bridge.sessions`.
+    /// past a deadline of `bridge.sessions`. On the media plane's thread, every 100 ms.
     private func reap() {
-        let (list, expiry) = lock.withLock {
-            (
-                sessions.values.map { ($0, watches[ObjectIdentifier($0)]) },
-                SessionExpiry(configuration.bridge.sessions)
-            )
+        let verdicts = plane.housekeepingVerdicts()
+        let (watched, expiry) = lock.withLock {
+            (verdicts.map { watches[ObjectIdentifier($0.0)] }, SessionExpiry(configuration.bridge.sessions))
         }
-        for (session, watch) in list {
-            let alive = session.tick()
+        let now = DatagramLoop.monotonicNanoseconds()
+        for ((session, alive), watch) in zip(verdicts, watched) {
             guard let watch else {
                 if !alive { remove(session, reason: "ended") }
                 continue
             }
-            let now = NIODeadline.now().uptimeNanoseconds
             let (state, connected, lastConsent) = session.lock.withLock {
                 (watch.leg.state(now: now), watch.leg.srtp != nil, watch.leg.ice.lastConsent)
             }
@@ -151,7 +154,8 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
             usedMediaPorts.remove(session.localPort)
             if let link = portLinks[session.port.id], link.boundSession === session { link.bind(nil) }
         }
-        session.close()
+        let plane = self.plane
+        plane.loop.execute { plane.close(session) }
         logger.info(
             "session closed",
             metadata: ["session": "\(session.id)", "panel": "\(session.panel.id)", "reason": "\(reason)"])
@@ -261,25 +265,25 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
                     remoteFingerprints: negotiated.remoteFingerprints,
                     role: negotiated.isDTLSClient ? .client : .server, payloadType: negotiated.payloadType, ssrc: ssrc,
                     channels: link.port.channels),
-                certificate: certificate, now: NIODeadline.now().uptimeNanoseconds)
+                certificate: certificate, now: DatagramLoop.monotonicNanoseconds())
+            guard let local = TransportAddress(text: media.address, port: UInt16(mediaPort)) else {
+                throw BridgeServiceError.badMediaAddress(media.address)
+            }
             session = try BridgeSession(
-                id: Self.randomHex(16), panel: panel, port: link.port, localPort: mediaPort, leg: leg, portLink: link)
-            watch = SessionWatch(leg: leg, createdAt: NIODeadline.now().uptimeNanoseconds)
+                id: Self.randomHex(16), panel: panel, port: link.port, socket: local, leg: leg, portLink: link)
+            watch = SessionWatch(leg: leg, createdAt: DatagramLoop.monotonicNanoseconds())
         } catch {
             _ = lock.withLock { usedMediaPorts.remove(mediaPort) }
             return eventLoop.makeSucceededFuture(.error(.internalServerError, "\(error)"))
         }
         let links = PanelAccess.iceServerLinks(turn: turn, panelID: panel.id)
-        return DatagramBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SessionDatagramHandler(session: session))
+        let plane = self.plane
+        return eventLoop.makeFutureWithTask { await plane.loop.submit { plane.open(session) } }
+            .map { [self] opened -> WHIPResponse in
+                guard opened else {
+                    _ = lock.withLock { usedMediaPorts.remove(mediaPort) }
+                    return .error(.serviceUnavailable, "cannot bind media port \(mediaPort)")
                 }
-            }
-            .bind(host: media.address, port: mediaPort)
-            .hop(to: eventLoop)
-            .map { [self] channel -> WHIPResponse in
-                session.attach(channel)
                 // One live session per panel: a new one replaces the old (issue 5).
                 let replaced: BridgeSession? = lock.withLock {
                     let old = sessions.values.first { $0.panel.id == panel.id }
@@ -297,10 +301,6 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
                 ]
                 for value in links { headers.append(("Link", value)) }
                 return WHIPResponse(status: .created, headers: headers, body: negotiated.answer.serialized())
-            }
-            .flatMapErrorThrowing { [self] error in
-                _ = lock.withLock { usedMediaPorts.remove(mediaPort) }
-                return .error(.serviceUnavailable, "cannot bind media port \(mediaPort): \(error)")
             }
     }
 
@@ -332,7 +332,7 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
         let (list, ports) = lock.withLock {
             (sessions.values.map { ($0, watches[ObjectIdentifier($0)]) }, Array(portLinks.keys).sorted())
         }
-        let now = NIODeadline.now().uptimeNanoseconds
+        let now = DatagramLoop.monotonicNanoseconds()
         return [
             "sessions": .array(
                 list.map { session, watch in
@@ -346,21 +346,46 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
         ]
     }
 
+    /// Reload: panels, origins, session limits, TURN links, and ports. A port that is new opens;
+    /// one that is gone or changed closes, and so do the sessions of its panel (a changed port
+    /// reopens with its new settings). Every other session carries on untouched: its socket,
+    /// its port's socket and its jitter buffers are the same objects as before.
     public func apply(_ configuration: StagedoorConfiguration) async throws {
-        let (changedPorts, stale): (Bool, [BridgeSession]) = lock.withLock {
-            let changedPorts = configuration.bridge.ports != self.configuration.bridge.ports
+        let (closing, opening, stale): ([PortLink], [BridgePort], [BridgeSession]) = lock.withLock {
+            let previous = Dictionary(uniqueKeysWithValues: self.configuration.bridge.ports.map { ($0.id, $0) })
+            let next = Dictionary(uniqueKeysWithValues: configuration.bridge.ports.map { ($0.id, $0) })
+            let closing = self.configuration.bridge.ports.filter { next[$0.id] != $0 }.compactMap {
+                portLinks.removeValue(forKey: $0.id)
+            }
+            let opening = configuration.bridge.ports.filter { previous[$0.id] != $0 }
+            let closedIDs = Set(closing.map(\.port.id))
+            self.configuration.bridge.ports = configuration.bridge.ports
             self.configuration.bridge.panels = configuration.bridge.panels
             self.configuration.bridge.allowedOrigins = configuration.bridge.allowedOrigins
             self.configuration.bridge.sessions = configuration.bridge.sessions
             self.configuration.turn = configuration.turn
-            // Sessions of panels that are gone or whose token or port changed end now.
-            let stale = sessions.values.filter { session in !configuration.bridge.panels.contains(session.panel) }
-            return (changedPorts, stale)
+            // Sessions of panels that are gone, whose token or port changed, or whose port closes.
+            let stale = sessions.values.filter { session in
+                !configuration.bridge.panels.contains(session.panel) || closedIDs.contains(session.port.id)
+            }
+            return (closing, opening, stale)
         }
-        for session in stale { remove(session, reason: "panel removed or changed by reload") }
-        if changedPorts {
-            logger.warning("port changes take effect when stagedoor-bridge restarts")
+        for session in stale { remove(session, reason: "panel or port removed or changed by reload") }
+        let plane = self.plane
+        await plane.loop.submit { for link in closing { plane.close(link) } }
+        for link in closing { logger.info("port closed", metadata: ["port": "\(link.port.id)"]) }
+        var failures: [String] = []
+        for port in opening {
+            do {
+                let link = try PortLink(port: port)
+                try await open(link)
+                lock.withLock { portLinks[port.id] = link }
+            } catch {
+                logger.error("port cannot open", metadata: ["port": "\(port.id)", "error": "\(error)"])
+                failures.append("\(port.id): \(error)")
+            }
         }
+        if !failures.isEmpty { throw BridgeServiceError.portsNotOpened(failures) }
     }
 }
 
@@ -374,10 +399,22 @@ struct SessionWatch: @unchecked Sendable {
 /// Why the bridge cannot start.
 enum BridgeServiceError: Error, CustomStringConvertible {
     case noCertificate
+    /// A port's socket could not be bound at its receive address, configured or its group joined.
+    case portNotOpened(String)
+    /// A port address that is not an IP address (the configuration checks, so not expected).
+    case badPortAddress(String)
+    case badMediaAddress(String)
+    /// A reload's new or changed ports whose sockets could not be bound (the rest applied).
+    case portsNotOpened([String])
 
     var description: String {
         switch self {
         case .noCertificate: "bridge.whip uses TLS but has no certificate and private_key"
+        case .portNotOpened(let port):
+            "port \(port): cannot bind its receive address, set its DSCP or TTL, or join its group"
+        case .badPortAddress(let port): "port \(port): its addresses must be IP addresses"
+        case .badMediaAddress(let address): "bridge.media.address \(address) is not an IP address"
+        case .portsNotOpened(let ports): "ports not opened: \(ports.joined(separator: "; "))"
         }
     }
 }
