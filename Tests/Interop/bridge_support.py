@@ -41,7 +41,7 @@ from test_bridge_aiortc import (  # the signal helpers, shared rather than copie
 )
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-BIN_DIR = Path(os.environ.get("STAGEDOOR_BIN_DIR", str(PACKAGE_ROOT / ".build" / "debug")))
+BIN_DIR = Path(os.environ.get("STAGEDOOR_BIN_DIR", str(PACKAGE_ROOT / ".build" / "debug"))).resolve()
 BRIDGE = BIN_DIR / "stagedoor-bridge"
 TEMPLATE = PACKAGE_ROOT / "Config" / "stagedoor.yaml"
 HOST = "127.0.0.1"
@@ -76,8 +76,14 @@ class PortSpec:
     channels: int = 1
     packet_time_ms: float = 1
     payload_type: int = 98
-    # The port's RTP destination: a socket of the test's own, bound when the harness starts.
+    # The port's RTP destination: a socket of the test's own, bound when the harness starts,
+    # unless the test names a destination (e.g. a multicast group) it listens to itself.
     listener: PortListener | None = None
+    send_destination: str | None = None
+    send_port: int | None = None
+    receive_address: str = HOST
+    ttl: int | None = None
+    dscp: int | None = None
 
     @property
     def samples_per_packet(self) -> int:
@@ -123,7 +129,13 @@ class BridgeHarness:
     def port(self, port_id: str) -> PortSpec:
         return next(port for port in self.ports if port.id == port_id)
 
-    def start(self) -> None:
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "stagedoor.yaml"
+
+    def write_config(self) -> None:
+        """The configuration file for the harness's ports and panels; a port without a listener
+        gets one (its RTP destination)."""
         config = yaml.safe_load(TEMPLATE.read_text())
         config["runtime_dir"] = str(self.runtime)
         # Only the bridge runs, but the file is validated whole: keep the template's TURN relay
@@ -138,23 +150,37 @@ class BridgeHarness:
         bridge.pop("sessions", None)  # the defaults, unless the test sets some
         if self.sessions:
             bridge["sessions"] = dict(self.sessions)
+        bridge["ports"] = []
         for port in self.ports:
-            port.listener = PortListener()
-        bridge["ports"] = [
-            {
-                "id": port.id,
-                "encoding": port.encoding,
-                "channels": port.channels,
-                "packet_time_ms": port.packet_time_ms,
-                "payload_type": port.payload_type,
-                "send": {"destination": HOST, "port": port.listener.port},
-                "receive": {"address": HOST, "port": port.receive_port},
+            if port.listener is None and port.send_destination is None:
+                port.listener = PortListener()
+            send = {
+                "destination": port.send_destination or HOST,
+                "port": port.send_port or port.listener.port,
             }
-            for port in self.ports
-        ]
+            send.update({key: value for key, value in (("ttl", port.ttl), ("dscp", port.dscp)) if value is not None})
+            bridge["ports"].append(
+                {
+                    "id": port.id,
+                    "encoding": port.encoding,
+                    "channels": port.channels,
+                    "packet_time_ms": port.packet_time_ms,
+                    "payload_type": port.payload_type,
+                    "send": send,
+                    "receive": {"address": port.receive_address, "port": port.receive_port},
+                }
+            )
         bridge["panels"] = [{"id": p.id, "token": p.token, "port": p.port} for p in self.panels]
-        config_path = self.directory / "stagedoor.yaml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def reload(self) -> dict:
+        """Writes the configuration for the current ports and panels and has the bridge reload it."""
+        self.write_config()
+        return self.control("reload")
+
+    def start(self) -> None:
+        self.write_config()
+        config_path = self.config_path
         self.process = subprocess.Popen(
             [str(BRIDGE), "--config", str(config_path), "--runtime-dir", str(self.runtime)],
             stdin=subprocess.DEVNULL,
@@ -327,7 +353,8 @@ class PortPlayer:
                 tone = self.amplitude * np.sin(2 * math.pi * self.frequency * t)
                 samples = np.repeat(tone, self.port.channels)
                 header = struct.pack("!BBHII", 0x80, self.port.payload_type, sequence & 0xFFFF, n & 0xFFFFFFFF, 0x2B2B)
-                sender.sendto(header + encode_pcm(samples, self.port.encoding), (HOST, self.port.receive_port))
+                destination = (self.port.receive_address, self.port.receive_port)
+                sender.sendto(header + encode_pcm(samples, self.port.encoding), destination)
                 sequence += 1
                 n += spp
             time.sleep(0.005)

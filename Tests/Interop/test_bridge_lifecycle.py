@@ -8,7 +8,8 @@ Two panels on two ports. panel-1 (port matrix-1) is the one each test opens and 
 - (c) DELETE frees the session and its socket at once; a second DELETE is 404;
 - (d) a second POST with the same token replaces the first session: the old Location is 404,
   its socket closed, and the port carries the new panel's tone;
-- (e) meanwhile panel-2 (port matrix-2, the "bystander") keeps hearing its port's tone and the
+- (e) a reload that changes, adds and removes ports keeps the sessions it did not touch;
+- (f) meanwhile panel-2 (port matrix-2, the "bystander") keeps hearing its port's tone and the
   port keeps getting the panel's, with no gap.
 
 The sessions are read from the bridge's control socket (`status`, JSON-RPC over run/bridge.sock);
@@ -39,6 +40,7 @@ from bridge_support import (
     PanelSpec,
     PortSpec,
     dominant_frequency,
+    largest_gap,
     port_audio,
     udp_port_bound,
     wait_until_async,
@@ -51,6 +53,8 @@ ESTABLISHMENT_MS = 2_000
 CONSENT_MS = 10_000
 PANEL = PanelSpec("panel-1", "lifecycle-panel-one-0123456789", "matrix-1")
 BYSTANDER = PanelSpec("panel-2", "lifecycle-panel-two-0123456789", "matrix-2")
+# A port and panel that only the reload test uses (it removes them).
+REMOVED = PanelSpec("panel-3", "lifecycle-panel-three-0123456789", "matrix-3")
 
 
 @pytest.fixture
@@ -64,8 +68,9 @@ def bridge():
                 PortSpec("matrix-1", receive_port=35101),
                 # The bystander's port: 4 ms packets keep this Python side light on a 2-core box.
                 PortSpec("matrix-2", receive_port=35102, packet_time_ms=4),
+                PortSpec("matrix-3", receive_port=35103, packet_time_ms=20),
             ],
-            panels=[PANEL, BYSTANDER],
+            panels=[PANEL, BYSTANDER, REMOVED],
             sessions={"establishment_timeout_ms": ESTABLISHMENT_MS, "consent_timeout_ms": CONSENT_MS},
         )
         harness.start()
@@ -245,6 +250,77 @@ def test_a_second_post_replaces_the_panels_session(bridge: BridgeHarness):
             status, _, _ = await asyncio.to_thread(whip, "DELETE", second.location_url(), None, PANEL.token)
             assert status == 200
             await second.close()
+            bystander.check()
+        bridge.assert_alive()
+
+    run(scenario())
+
+
+def test_reload_opens_closes_and_keeps_ports(bridge: BridgeHarness):
+    """A reload that changes panel-1's port (1 → 2 ms packets), adds a port and its panel, and
+    removes both: panel-1's session ends and its port reopens with the new packet time; the new
+    port opens and carries its panel's tone; the removed port's socket closes and its token is
+    refused; the bystander's session, untouched, keeps its id and its audio through the reload."""
+
+    async def scenario():
+        async with Bystander(bridge, BYSTANDER) as bystander:
+            panel = Panel(bridge.whip_url, PANEL.token, 1000)
+            await panel.connect()
+            await assert_tone_at_port(bridge, 1000)
+            kept = [s["id"] for s in bridge.sessions_of(BYSTANDER.id)]
+            assert len(kept) == 1, kept
+            assert udp_port_bound(35103)
+
+            changed = bridge.port(PANEL.port)
+            changed.packet_time_ms = 2
+            added = PortSpec("matrix-4", receive_port=35104)
+            added_panel = PanelSpec("panel-4", "lifecycle-panel-four-0123456789", "matrix-4")
+            removed = bridge.port("matrix-3")
+            bridge.ports = [p for p in bridge.ports if p.id != "matrix-3"] + [added]
+            bridge.panels = [p for p in bridge.panels if p.port != "matrix-3"] + [added_panel]
+            reloaded = time.monotonic()
+            result = await asyncio.to_thread(bridge.reload)
+            print(f"reload: {result}")
+
+            # The bystander's session is the same one, and its port did not pause.
+            assert [s["id"] for s in bridge.sessions_of(BYSTANDER.id)] == kept
+            await asyncio.sleep(1)
+            listener = bridge.port(BYSTANDER.port).listener
+            gap = largest_gap([t for t, _ in listener.since(reloaded - 0.5)], reloaded - 0.5, time.monotonic())
+            print(f"bystander's port: largest gap {gap * 1000:.1f} ms across the reload")
+            assert gap < 0.1, gap
+
+            # panel-1's port changed: its session ended (the panel hears DTLS close) ...
+            assert bridge.sessions_of(PANEL.id) == []
+            closed = await wait_until_async(lambda: panel.pc.connectionState in ("closed", "failed"), 5)
+            assert closed is not None, panel.pc.connectionState
+            await panel.close()
+            # ... and the port reopened with 2 ms packets, which the panel's next session gets.
+            again = Panel(bridge.whip_url, PANEL.token, 1200)
+            await again.connect()
+            await assert_tone_at_port(bridge, 1200)
+            sizes = {len(p) - 12 for _, p in changed.listener.since(time.monotonic() - 0.5)}
+            assert sizes == {96 * 3}, sizes
+
+            # The new port opened, and its panel's tone reaches it.
+            assert udp_port_bound(35104)
+            fourth = Panel(bridge.whip_url, added_panel.token, 800)
+            await fourth.connect()
+            start = time.monotonic()
+            assert await wait_until_async(lambda: len(added.listener.since(start)) > 300, 10) is not None
+            audio = port_audio(added.listener.since(time.monotonic() - 0.3), added)
+            assert abs(dominant_frequency(audio, SAMPLE_RATE) - 800) < 20
+
+            # The removed port's socket is closed and its panel's token no longer opens a session.
+            assert not udp_port_bound(35103)
+            removed.listener.close()
+            refused = Panel(bridge.whip_url, REMOVED.token, 500)
+            status, _ = await refused.post()
+            await refused.close()
+            assert status == 401
+
+            for p in (again, fourth):
+                await p.close()
             bystander.check()
         bridge.assert_alive()
 
