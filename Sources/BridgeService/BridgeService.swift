@@ -226,8 +226,11 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
     private func createSession(
         panel: BridgePanel, offer: SessionDescription, turn: TURNSettings, eventLoop: EventLoop
     ) -> EventLoopFuture<WHIPResponse> {
-        let (media, whip, link) = lock.withLock {
-            (configuration.bridge.media, configuration.bridge.whip, portLinks[panel.port])
+        let (media, whip, link, bounds) = lock.withLock {
+            (
+                configuration.bridge.media, configuration.bridge.whip, portLinks[panel.port],
+                configuration.bridge.jitterBuffer
+            )
         }
         guard let link else {
             return eventLoop.makeSucceededFuture(.error(.serviceUnavailable, "the panel's port is not open"))
@@ -270,7 +273,8 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
                 throw BridgeServiceError.badMediaAddress(media.address)
             }
             session = try BridgeSession(
-                id: Self.randomHex(16), panel: panel, port: link.port, socket: local, leg: leg, portLink: link)
+                id: Self.randomHex(16), panel: panel, port: link.port, socket: local, leg: leg, portLink: link,
+                jitterBuffer: bounds)
             watch = SessionWatch(leg: leg, createdAt: DatagramLoop.monotonicNanoseconds())
         } catch {
             _ = lock.withLock { usedMediaPorts.remove(mediaPort) }
@@ -363,6 +367,7 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
             self.configuration.bridge.panels = configuration.bridge.panels
             self.configuration.bridge.allowedOrigins = configuration.bridge.allowedOrigins
             self.configuration.bridge.sessions = configuration.bridge.sessions
+            self.configuration.bridge.jitterBuffer = configuration.bridge.jitterBuffer
             self.configuration.turn = configuration.turn
             // Sessions of panels that are gone, whose token or port changed, or whose port closes.
             let stale = sessions.values.filter { session in

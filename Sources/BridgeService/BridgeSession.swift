@@ -42,7 +42,8 @@ final class BridgeSession: @unchecked Sendable {
     private var lastRTCP: UInt64 = 0
 
     init(
-        id: String, panel: BridgePanel, port: BridgePort, socket: TransportAddress, leg: WebRTCLeg, portLink: PortLink
+        id: String, panel: BridgePanel, port: BridgePort, socket: TransportAddress, leg: WebRTCLeg, portLink: PortLink,
+        jitterBuffer: BridgeJitterBufferBounds = .init()
     ) throws {
         self.id = id
         self.panel = panel
@@ -56,10 +57,18 @@ final class BridgeSession: @unchecked Sendable {
             encoding: encoding, channels: port.channels,
             packetTime: PacketTime(framesPerPacket: port.samplesPerPacket) ?? .default,
             payloadType: UInt8(port.payloadType), ssrc: .random(in: 1...UInt32.max),
-            initialSequenceNumber: .random(in: 0...UInt16.max), initialTimestamp: .random(in: 0...UInt32.max))
+            initialSequenceNumber: .random(in: 0...UInt16.max), initialTimestamp: .random(in: 0...UInt32.max),
+            settings: .panelToPort(
+                portFrames: port.samplesPerPacket, channels: port.channels,
+                minimumDepth: jitterBuffer.fromPanelsMilliseconds.lowerBound * 48,
+                maximumDepth: jitterBuffer.fromPanelsMilliseconds.upperBound * 48))
         toPanel = PortToPanelPath(
             encoding: encoding, channels: port.channels, framesPerPacket: port.samplesPerPacket,
-            payloadType: UInt8(port.payloadType))
+            payloadType: UInt8(port.payloadType),
+            settings: .portToPanel(
+                portFrames: port.samplesPerPacket, channels: port.channels, encoding: encoding,
+                minimumDepth: jitterBuffer.fromPortsMilliseconds.lowerBound * 48,
+                maximumDepth: jitterBuffer.fromPortsMilliseconds.upperBound * 48))
         frame = .allocate(capacity: toPanel.samplesPerFrame)
         frame.initialize(repeating: 0)
     }

@@ -265,12 +265,35 @@ private struct DocumentReader {
                 "consent_timeout_ms", default: timeouts.consentMilliseconds, in: 10_000...30_000)
             sessions.finish()
         }
+        var bounds = BridgeJitterBufferBounds()
+        if var jitterBuffer = reader.mapping("jitter_buffer") {
+            bounds.fromPanelsMilliseconds = readBounds(
+                &jitterBuffer, "from_panels", default: bounds.fromPanelsMilliseconds, minimum: 20...500, maximum: 1_000)
+            bounds.fromPortsMilliseconds = readBounds(
+                &jitterBuffer, "from_ports", default: bounds.fromPortsMilliseconds, minimum: 1...200, maximum: 500)
+            jitterBuffer.finish()
+        }
         reader.finish()
         guard let whip, let media else { return nil }
-        return BridgeSettings(
+        var settings = BridgeSettings(
             whip: whip, media: media, ng: ng, ports: routes.ports, panels: routes.panels,
             allowedOrigins: allowedOrigins,
             sessions: timeouts)
+        settings.jitterBuffer = bounds
+        return settings
+    }
+
+    /// `min_ms` and `max_ms` of one side of `bridge.jitter_buffer`: `min_ms` within `minimum`
+    /// (20 ms at least from panels: one Opus packet), `max_ms` from `min_ms` to `maximum`.
+    private mutating func readBounds(
+        _ parent: inout MappingReader, _ key: String, default bounds: ClosedRange<Int>, minimum: ClosedRange<Int>,
+        maximum: Int
+    ) -> ClosedRange<Int> {
+        guard var side = parent.mapping(key) else { return bounds }
+        let low = side.integer("min_ms", default: max(bounds.lowerBound, minimum.lowerBound), in: minimum)
+        let high = side.integer("max_ms", default: max(bounds.upperBound, low), in: low...max(low, maximum))
+        side.finish()
+        return low...high
     }
 
     private mutating func readListeners(

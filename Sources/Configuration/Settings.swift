@@ -178,6 +178,26 @@ public struct BridgeSettings: Sendable, Equatable {
     public var allowedOrigins: [String] = []
     /// `bridge.sessions`: how long a panel session may take to connect and to stay silent.
     public var sessions = BridgeSessionTimeouts()
+    /// `bridge.jitter_buffer`: the bounds its adaptive targets stay within, each way.
+    public var jitterBuffer = BridgeJitterBufferBounds()
+}
+
+/// `bridge.jitter_buffer`: each receiving side's jitter buffer adapts its target to the jitter it
+/// sees (one packet plus four times the RFC 3550 A.8 estimate), within these bounds in
+/// milliseconds. A lower maximum trades late packets (concealed) for less delay. New bounds
+/// apply to sessions that start after a reload.
+public struct BridgeJitterBufferBounds: Sendable, Equatable {
+    /// Opus from panels over the Internet (20 ms packets): 20–200 ms by default.
+    public var fromPanelsMilliseconds: ClosedRange<Int> = 20...200
+    /// L24/L16 from matrix ports on the LAN: 5–100 ms by default (the bridge's own timers on a
+    /// loaded box jitter more than a switched LAN does).
+    public var fromPortsMilliseconds: ClosedRange<Int> = 5...100
+
+    public init(fromPanelsMilliseconds: ClosedRange<Int> = 20...200, fromPortsMilliseconds: ClosedRange<Int> = 5...100)
+    {
+        self.fromPanelsMilliseconds = fromPanelsMilliseconds
+        self.fromPortsMilliseconds = fromPortsMilliseconds
+    }
 }
 
 /// `bridge.sessions`: when the bridge retires a panel session that never connected or whose

@@ -41,23 +41,32 @@ public struct PlayoutSettings: Hashable, Sendable {
         self.startDelayFrames = startDelayFrames
     }
 
-    /// Opus from a panel (20 ms packets, 20–200 ms of jitter buffer) played out in port packets
-    /// of `portFrames` frames.
-    public static func panelToPort(portFrames: Int, channels: Int) -> PlayoutSettings {
+    /// Opus from a panel (20 ms packets, 20–200 ms of jitter buffer unless bounded otherwise:
+    /// `bridge.jitter_buffer.from_panels`) played out in port packets of `portFrames` frames.
+    public static func panelToPort(
+        portFrames: Int, channels: Int, minimumDepth: Int = 960, maximumDepth: Int = 9_600
+    ) -> PlayoutSettings {
         var buffer = JitterBufferConfiguration.opus
+        buffer.minimumDepth = max(960, minimumDepth)
+        buffer.maximumDepth = max(buffer.minimumDepth, maximumDepth)
+        // Slots for the deepest buffer, with room for reordering.
+        buffer.capacity = max(buffer.capacity, 2 * ((buffer.maximumDepth + 959) / 960))
         buffer.shedThreshold = max(buffer.shedThreshold ?? 0, portFrames + 2 * buffer.samplesPerPacket)
         return PlayoutSettings(jitterBuffer: buffer, blockFrames: portFrames, channels: channels)
     }
 
     /// L24/L16 from a matrix port in packets of `portFrames` frames, played out in Opus frames of
-    /// `frameFrames` (960, 20 ms) toward a panel. 5–100 ms of jitter buffer: the LAN is steady,
-    /// but the bridge's own timers on a loaded box are not.
+    /// `frameFrames` (960, 20 ms) toward a panel. 5–100 ms of jitter buffer unless bounded
+    /// otherwise (`bridge.jitter_buffer.from_ports`): the LAN is steady, but the bridge's own
+    /// timers on a loaded box are not.
     public static func portToPanel(
-        portFrames: Int, channels: Int, encoding: PCMEncoding, frameFrames: Int = 960
+        portFrames: Int, channels: Int, encoding: PCMEncoding, frameFrames: Int = 960, minimumDepth: Int = 240,
+        maximumDepth: Int = 4_800
     ) -> PlayoutSettings {
+        let low = max(minimumDepth, portFrames)
         var buffer = JitterBufferConfiguration.pcm(
-            framesPerPacket: portFrames, channels: channels, encoding: encoding, minimumDepth: max(240, portFrames),
-            maximumDepth: max(4_800, 4 * portFrames))
+            framesPerPacket: portFrames, channels: channels, encoding: encoding, minimumDepth: low,
+            maximumDepth: max(maximumDepth, low, 4 * portFrames))
         // Room for a packet of another size than configured (up to 1500 bytes), and shedding
         // only for an excess beyond the consumer's block.
         buffer.maximumPayloadSize = max(buffer.maximumPayloadSize, 1_500)

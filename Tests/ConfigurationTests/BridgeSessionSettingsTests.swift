@@ -2,8 +2,8 @@ import Testing
 
 @testable import Configuration
 
-/// `bridge.whip.allowed_origins` and `bridge.sessions`: which pages may call WHIP, and when a
-/// panel session ends by itself.
+/// `bridge.whip.allowed_origins`, `bridge.sessions` and `bridge.jitter_buffer`: which pages may
+/// call WHIP, when a panel session ends by itself, and how deep its buffers may grow.
 @Suite struct BridgeSessionSettingsTests {
     static func parse(whip: String = "", bridge: String = "") throws -> BridgeSettings {
         let document = BridgePortsTests.base.replacingOccurrences(
@@ -52,5 +52,26 @@ import Testing
             ])
         #expect(found.first?.message.contains("not an origin") == true)
         #expect(found.dropFirst().first?.message.contains("out of range") == true)
+    }
+
+    @Test func jitterBufferBoundsHaveDefaultsAndAreRead() throws {
+        #expect(try Self.parse().jitterBuffer == BridgeJitterBufferBounds())
+        #expect(BridgeJitterBufferBounds().fromPanelsMilliseconds == 20...200)
+        let settings = try Self.parse(
+            bridge: "  jitter_buffer:\n    from_panels: { min_ms: 40, max_ms: 80 }\n    from_ports: { max_ms: 20 }\n")
+        #expect(settings.jitterBuffer.fromPanelsMilliseconds == 40...80)
+        #expect(settings.jitterBuffer.fromPortsMilliseconds == 5...20)
+    }
+
+    @Test func jitterBufferBoundsOutOfRangeAreNamed() {
+        let found = Self.issues(
+            bridge:
+                "  jitter_buffer:\n    from_panels: { min_ms: 10, max_ms: 2000 }\n"
+                + "    from_ports: { min_ms: 50, max_ms: 20 }\n    target_ms: 3\n")
+        #expect(
+            found.map(\.keyPath) == [
+                "bridge.jitter_buffer.from_panels.min_ms", "bridge.jitter_buffer.from_panels.max_ms",
+                "bridge.jitter_buffer.from_ports.max_ms", "bridge.jitter_buffer.target_ms",
+            ])
     }
 }
