@@ -122,17 +122,15 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
     }
 
     /// Retires sessions that are over (ICE failed, consent expired, DTLS failed or closed), or
-    /// past a deadline of `bridge.sessions`. On the media plane's thread, every 100 ms.
+    /// past a deadline of `bridge.sessions`. On the media plane's thread, every 100 ms, without
+    /// allocating while nothing ends.
     private func reap() {
-        let verdicts = plane.housekeepingVerdicts()
-        let (watched, expiry) = lock.withLock {
-            (verdicts.map { watches[ObjectIdentifier($0.0)] }, SessionExpiry(configuration.bridge.sessions))
-        }
+        let expiry = lock.withLock { SessionExpiry(configuration.bridge.sessions) }
         let now = DatagramLoop.monotonicNanoseconds()
-        for ((session, alive), watch) in zip(verdicts, watched) {
-            guard let watch else {
+        plane.housekeeping { session, alive in
+            guard let watch = lock.withLock({ watches[ObjectIdentifier(session)] }) else {
                 if !alive { remove(session, reason: "ended") }
-                continue
+                return
             }
             let (state, connected, lastConsent) = session.lock.withLock {
                 (watch.leg.state(now: now), watch.leg.srtp != nil, watch.leg.ice.lastConsent)

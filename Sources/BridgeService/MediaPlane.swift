@@ -59,10 +59,12 @@ final class MediaPlane: DatagramReceiver, @unchecked Sendable {
         loop.close(session.socket)
     }
 
-    /// Every session's timers; false for those that are over.
-    func housekeepingVerdicts() -> [(BridgeSession, Bool)] {
+    /// Runs every session's timers and hands `verdict` each session and whether it goes on
+    /// (false: it is over). No array is made: this runs ten times a second. `verdict` must not
+    /// open or close sessions synchronously (`BridgeService.remove` defers to `loop.execute`).
+    func housekeeping(_ verdict: (BridgeSession, Bool) -> Void) {
         let now = DatagramLoop.monotonicNanoseconds()
-        return paced.map { ($0, $0.housekeeping(now: now, loop: loop)) }
+        for session in paced { verdict(session, session.housekeeping(now: now, loop: loop)) }
     }
 
     // MARK: DatagramReceiver
