@@ -390,19 +390,32 @@ public final class DatagramLoop: @unchecked Sendable {
         from socket: DatagramSocket, to destination: TransportAddress, header: UInt32? = nil,
         payload: UnsafeRawBufferPointer, padding: Int = 0
     ) {
+        guard let header else {
+            send(from: socket, to: destination, prefixLength: 0, payload: payload, padding: padding) { _ in }
+            return
+        }
+        send(from: socket, to: destination, prefixLength: 4, payload: payload, padding: padding) { prefix in
+            prefix.storeBytes(of: header.bigEndian, as: UInt32.self)
+        }
+    }
+
+    /// Queues one datagram: `prefixLength` bytes that `writePrefix` writes in place (e.g. a Data
+    /// indication's header), then `payload`, then `padding` zero bytes. Nothing is allocated:
+    /// the datagram is assembled in its send slot.
+    public func send(
+        from socket: DatagramSocket, to destination: TransportAddress, prefixLength: Int,
+        payload: UnsafeRawBufferPointer, padding: Int = 0, writePrefix: (UnsafeMutableRawBufferPointer) -> Void
+    ) {
         guard let descriptor = descriptors[socket] else { return }
-        let total = (header == nil ? 0 : 4) + payload.count + padding
+        let total = prefixLength + payload.count + padding
         guard total <= Self.slotCapacity else {
             sendFailures += 1
             return
         }
         if queued == Self.sendCapacity { flush() }
         let slot = sendSlab + queued * Self.slotCapacity
-        var offset = 0
-        if let header {
-            slot.storeBytes(of: header.bigEndian, as: UInt32.self)
-            offset = 4
-        }
+        if prefixLength > 0 { writePrefix(UnsafeMutableRawBufferPointer(start: slot, count: prefixLength)) }
+        var offset = prefixLength
         if let base = payload.baseAddress, payload.count > 0 {
             (slot + offset).copyMemory(from: base, byteCount: payload.count)
         }

@@ -524,6 +524,41 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     // MARK: Data path
 
+    /// Where a Send indication's payload goes when it is read in place (see `IndicationFraming`).
+    public enum SendRoute: Equatable, Sendable {
+        /// Send bytes `payload` of the indication from `relayed` to `peer`.
+        case relay(relayed: TransportAddress, peer: TransportAddress, payload: Range<Int>)
+        /// Dropped, as `handle` would drop it (counted the same way).
+        case drop
+        /// Not a plain Send indication: pass it to `handle`.
+        case other
+    }
+
+    /// A Send indication from a client (RFC 8656 §11.2), read in place: the same decision as
+    /// `handle` makes for it, without decoding it into a message, so a client that relays by
+    /// Send and Data indications costs no allocation per datagram, as ChannelData does not.
+    public mutating func routeSendIndication(
+        _ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: ContinuousClock.Instant
+    ) -> SendRoute {
+        switch IndicationFraming.readSendIndication(bytes) {
+        case .other:
+            return .other
+        case .drop:
+            counters.dropped += 1
+            return .drop
+        case .relay(let peer, let payload):
+            guard let index = allocations.index(forKey: tuple),
+                let access = Self.peerAccess(&allocations.values[index], peer: peer, now: now),
+                !access.relayOnly || tupleByRelay[localRelay(for: peer)] != nil
+            else {
+                counters.dropped += 1
+                return .drop
+            }
+            guard admit(payload.count, at: index, now: now) else { return .drop }
+            return .relay(relayed: allocations.values[index].relayed, peer: localRelay(for: peer), payload: payload)
+        }
+    }
+
     /// ChannelData from a client (RFC 8656 §12.5): where its payload goes, or nil to drop it.
     /// Looks up and allocates nothing; the allocation is found once and read in place.
     public mutating func routeChannelData(

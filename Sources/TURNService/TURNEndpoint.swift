@@ -87,6 +87,19 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
             loop.send(from: .flow(route.relayed), to: route.peer, payload: payload)
             return
         }
+        // Send indications of the plain shape are read in place, like ChannelData.
+        if bytes.count >= 2, bytes[0] == 0x00, bytes[1] == 0x16 {
+            switch core.routeSendIndication(bytes, from: tuple, now: .now) {
+            case .relay(let relayed, let peer, let range):
+                traffic.toPeers.count(range.count)
+                loop.send(from: .flow(relayed), to: peer, payload: UnsafeRawBufferPointer(rebasing: bytes[range]))
+                return
+            case .drop:
+                return  // counted by the core, as `handle` counts it
+            case .other:
+                break
+            }
+        }
         switch core.handle(bytes, from: tuple, now: Self.moment()) {
         case .respond(let response):
             response.withUnsafeBytes { send($0, to: tuple) }
@@ -144,7 +157,21 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
             }
         case .dataIndication(let tuple, let peer):
             traffic.toClients.count(payload.count)
-            core.dataIndication(from: peer, payload: Array(payload)).withUnsafeBytes { send($0, to: tuple) }
+            guard tuple.transport == .udp else {
+                core.dataIndication(from: peer, payload: Array(payload)).withUnsafeBytes { send($0, to: tuple) }
+                return
+            }
+            // Assembled in the loop's send slot: no allocation (RFC 8489 §6: a random ID).
+            var random = SystemRandomNumberGenerator()
+            let id = (random.next() as UInt64, UInt32(truncatingIfNeeded: random.next() as UInt64))
+            loop.send(
+                from: .listener(tuple.server), to: tuple.client,
+                prefixLength: IndicationFraming.dataIndicationPrefixLength(peer: peer), payload: payload,
+                padding: IndicationFraming.padding(payload.count)
+            ) { prefix in
+                IndicationFraming.writeDataIndicationPrefix(
+                    peer: peer, payloadLength: payload.count, transactionID: id, into: prefix)
+            }
         case .drop:
             traffic.dropped += 1
         }

@@ -293,7 +293,23 @@ struct TestClient {
     ) -> TestServer.Outcome {
         let indication = STUNMessage(
             method: .send, messageClass: .indication, attributes: [.xorPeerAddress(peer), .data(payload)] + extra)
-        return server.handle(indication.encode(fingerprint: fingerprint), from: tuple, now: now)
+        let bytes = indication.encode(fingerprint: fingerprint)
+        // The relay reads plain Send indications in place (`routeSendIndication`): on a copy of
+        // the server it must decide as `handle` does, and count the same.
+        var inPlace = server
+        let route = bytes.withUnsafeBytes { inPlace.routeSendIndication($0, from: tuple, now: now.monotonic) }
+        let outcome = server.handle(bytes, from: tuple, now: now)
+        switch route {
+        case .relay(let relayed, let to, let range):
+            #expect(outcome == .relay(from: relayed, to: to, payload: Array(bytes[range])))
+            #expect(inPlace.counters == server.counters)
+        case .drop:
+            #expect(outcome == .ignore)
+            #expect(inPlace.counters == server.counters)
+        case .other:
+            break
+        }
+        return outcome
     }
 }
 
