@@ -225,7 +225,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Configuration"]),
+        .testTarget(
+            name: "SupervisionTests",
+            dependencies: [
+                "Supervision", "Configuration", "DaemonSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "SystemLibraryTests", dependencies: ["COpus", "CSRTP", "COpenSSL", "CALSA"]),
         .testTarget(name: "StackTests", dependencies: ["Configuration", "SIP"]),

@@ -157,6 +157,7 @@ actor DaemonState {
             notes.append("runtime_dir changes take effect on restart")
         }
         try await workload.apply(fresh)
+        if fresh.logLevel != configuration.logLevel { Observability.setLevel(fresh.logLevel) }
         configuration = fresh
         generation += 1
         reloads.increment()

@@ -1,21 +1,38 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// One line per event on stderr: `TIME NAME[PID] LEVEL: message key=value`. Under systemd
 /// (`JOURNAL_STREAM` set) the time is left to the journal and the line starts with the
 /// `<N>` syslog priority prefix that journald reads (sd-daemon(3)).
+///
+/// The level is the process's (`processLevel`), which a reload changes for every logger at
+/// once; a logger whose own `logLevel` was set keeps that one.
 public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    private var ownLevel: Logger.Level?
     private let name: String
     private let journal: Bool
 
+    /// The level of every handler without one of its own: `log_level` of the configuration.
+    public static var processLevel: Logger.Level {
+        get { Logger.Level.allCases[sharedLevel.load(ordering: .relaxed)] }
+        set { sharedLevel.store(Logger.Level.allCases.firstIndex(of: newValue) ?? 0, ordering: .relaxed) }
+    }
+    private static let sharedLevel = Atomic<Int>(Logger.Level.allCases.firstIndex(of: .info) ?? 0)
+
+    public var logLevel: Logger.Level {
+        get { ownLevel ?? Self.processLevel }
+        set { ownLevel = newValue }
+    }
+
+    /// A handler at the process's level; `level` becomes the process's level.
     public init(
         name: String, level: Logger.Level, journal: Bool = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
     ) {
         self.name = name
-        self.logLevel = level
         self.journal = journal
+        Self.processLevel = level
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

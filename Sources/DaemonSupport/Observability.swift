@@ -14,6 +14,11 @@ public enum Observability {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     }
 
+    /// Changes the level of every logger of the process (a reload of `log_level`).
+    public static func setLevel(_ level: LogLevel) {
+        LineLogHandler.processLevel = Logger.Level(level)
+    }
+
     /// The Prometheus text of every metric recorded in this process.
     public static func exposition() -> String {
         registry.emitToString()

@@ -228,6 +228,7 @@ public actor Supervisor {
             notes.append("runtime_dir changes take effect on restart")
         }
         let runtimeDirectory = configuration.runtimeDirectory
+        if fresh.logLevel != configuration.logLevel { Observability.setLevel(fresh.logLevel) }
         configuration = fresh
         configuration.runtimeDirectory = runtimeDirectory
         core.update(policy: SupervisionPolicy(fresh.supervisor))
