@@ -12,7 +12,8 @@ import TURNService
 /// The TURN relay's data path, in process and on real loopback sockets: a client sends a
 /// ChannelData datagram to stagedoor-turn, which relays it to a peer; the peer answers to the
 /// relayed address and stagedoor-turn sends it back to the client as ChannelData. Two relayed
-/// datagrams per iteration. The anchor, measured in the same run, is the same exchange with
+/// datagrams per iteration. The same with a Send indication to a second peer, which has a
+/// permission but no channel, and its answer as a Data indication. The anchor, measured in the same run, is the same exchange with
 /// no relay in between (client → peer → client): the kernel's own cost of four system calls.
 ///
 /// `mallocCountTotal` counts every allocation in the process, on every thread: the relay's
@@ -38,6 +39,13 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(harness.relayedRoundTrip())
         }
     }
+
+    Benchmark("stagedoor-turn: Send/Data indication round trip (2 relayed datagrams)") { benchmark in
+        let harness = RelayHarness.shared
+        for _ in benchmark.scaledIterations {
+            blackHole(harness.indicationRoundTrip())
+        }
+    }
 }
 
 /// One stagedoor-turn with an allocation and a channel bound, and the two sockets around it.
@@ -48,8 +56,12 @@ final class RelayHarness: @unchecked Sendable {
     static let channel: UInt16 = 0x4000
     private let client: CInt
     private let peer: CInt
+    /// A peer on the same host as `peer` (so covered by its permission) without a channel.
+    private let indicationPeer: CInt
     private var server = sockaddr_in()
     private var peerAddress = sockaddr_in()
+    private var indicationPeerAddress = sockaddr_in()
+    private var sendIndication: [UInt8] = []
     private var relayedAddress = sockaddr_in()
     private let frame: UnsafeMutableRawBufferPointer
     private let receive: UnsafeMutableRawBufferPointer
@@ -67,11 +79,18 @@ final class RelayHarness: @unchecked Sendable {
         client = Self.udpSocket(bindTo: "127.0.0.1")
         peer = Self.udpSocket(bindTo: "127.0.0.2")
         peerAddress = Self.localAddress(of: peer)
+        indicationPeer = Self.udpSocket(bindTo: "127.0.0.2")
+        indicationPeerAddress = Self.localAddress(of: indicationPeer)
         Self.clientAddress = Self.localAddress(of: client)
         let port = Self.freePort()
         server = Self.address("127.0.0.1", port)
         Self.startServer(port: port)
         relayedAddress = allocateAndBind()
+        let target = TransportAddress(ipv4: (127, 0, 0, 2), port: UInt16(bigEndian: indicationPeerAddress.sin_port))
+        sendIndication = STUNMessage(
+            method: .send, messageClass: .indication,
+            attributes: [.xorPeerAddress(target), .data(Array(frame[4...]))]
+        ).encode()
     }
 
     // MARK: Measured
@@ -94,6 +113,18 @@ final class RelayHarness: @unchecked Sendable {
         sendTo(peer, UnsafeRawBufferPointer(start: receive.baseAddress, count: max(0, atPeer)), &relayedAddress)
         let back = recv(client, receive.baseAddress, receive.count, 0)
         if back != 4 + Self.payloadLength { lost += 1 }
+        return back
+    }
+
+    /// client → Send indication → stagedoor-turn → peer → stagedoor-turn → Data indication → client.
+    func indicationRoundTrip() -> Int {
+        sendIndication.withUnsafeBytes { sendTo(client, $0, &server) }
+        let atPeer = recv(indicationPeer, receive.baseAddress, receive.count, 0)
+        sendTo(
+            indicationPeer, UnsafeRawBufferPointer(start: receive.baseAddress, count: max(0, atPeer)), &relayedAddress)
+        let back = recv(client, receive.baseAddress, receive.count, 0)
+        // 20 bytes of header, XOR-PEER-ADDRESS (12), DATA's header (4), the payload.
+        if back != 36 + Self.payloadLength { lost += 1 }
         return back
     }
 
