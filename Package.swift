@@ -77,7 +77,10 @@ let package = Package(
         /// libsrtp2 sessions and libopus codecs. Sans-IO: no socket, time is an input.
         .target(
             name: "WebRTC",
-            dependencies: ["STUN", "SDP", "RTP", "COpus", "CSRTP", "COpenSSL"]),
+            dependencies: ["STUN", "SDP", "RTP", "COpus", "CSRTP", "COpenSSL", "CSRTPCrypto"]),
+        /// OpenSSL's AES-CTR, AES-GCM and SHA-1 plugged into libsrtp2 through its replace API:
+        /// Debian builds libsrtp2 over NSS, which allocates several times per packet.
+        .target(name: "CSRTPCrypto", dependencies: ["CSRTP", "COpenSSL"]),
         /// The bridge's media paths between a panel and a port: jitter buffers, Opus ⇄ 48 kHz PCM
         /// ⇄ L24/L16, drift compensation and the port's packet clock. Sans-IO: time is an input.
         .target(name: "Transcoding", dependencies: ["Audio", "RTP", "WebRTC"]),

@@ -1,4 +1,5 @@
 import CSRTP
+import CSRTPCrypto
 
 /// Why libsrtp refused a packet or a key.
 public enum SRTPError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -35,8 +36,15 @@ public enum SRTPError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// `srtp_init` once per process; libsrtp's global state is never shut down.
-private let srtpInitialised: Bool = srtp_init() == srtp_err_status_ok
+/// `srtp_init` once per process; libsrtp's global state is never shut down. Then OpenSSL's
+/// primitives take the place of those libsrtp was built with (`CSRTPCrypto`): Debian's libsrtp2
+/// runs over NSS, which allocates several times per packet; libsrtp checks the replacements
+/// against its known-answer tests first and keeps its own if one fails.
+private let srtpLibrary: (initialised: Bool, openSSLCrypto: Bool) = {
+    guard srtp_init() == srtp_err_status_ok else { return (false, false) }
+    return (true, stagedoor_srtp_use_openssl_crypto() == 0)
+}()
+private var srtpInitialised: Bool { srtpLibrary.initialised }
 
 /// SRTP and SRTCP for one WebRTC leg over libsrtp2 (RFC 3711, RFC 7714): one libsrtp session
 /// that protects what this side sends with its own DTLS-exported key and one that unprotects
@@ -51,6 +59,10 @@ public final class SRTPSession {
 
     public let profile: SRTPProfile
     private let outbound: OpaquePointer
+
+    /// Whether libsrtp runs over OpenSSL's AES and SHA-1 (allocation-free) rather than the
+    /// primitives it was built with. True unless a replacement failed libsrtp's self-tests.
+    public static var usesOpenSSLCrypto: Bool { srtpLibrary.openSSLCrypto }
     private let inbound: OpaquePointer
 
     /// Keys from DTLS: this side protects with its own half and unprotects with the peer's.
