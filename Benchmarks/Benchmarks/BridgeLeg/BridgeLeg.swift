@@ -22,10 +22,9 @@ import WebRTC
 ///
 /// `mallocCountTotal` counts the allocations in the process; the goal is 0 per frame. The
 /// panel's packets are protected before the measurement (a pool: SRTP refuses replays).
-/// The counter is not the whole truth for C libraries: Debian's libsrtp2 is built over NSS,
-/// which allocates per packet (a gdb breakpoint on `malloc` found 8 per SRTP packet where the
-/// counter showed 14 per 1000 frames). The Swift paths themselves allocate nothing: every
-/// malloc stack leads into libsrtp/NSS.
+/// libsrtp2 runs over OpenSSL's primitives (`CSRTPCrypto`): Debian builds it over NSS, which
+/// allocated about 5 times per SRTP packet. The whole running bridge is measured the same way
+/// by `scripts/bench-bridge-allocations`.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
