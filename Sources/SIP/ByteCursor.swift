@@ -121,6 +121,7 @@ struct ByteCursor {
 
 /// Removes the quotes of a quoted-string and resolves its quoted-pairs (RFC 3261 §25.1).
 func unquote(_ raw: String) -> String {
+    guard raw.utf8.first == 0x22 else { return raw }
     let bytes = Array(raw.utf8)
     guard bytes.count >= 2, bytes.first == 0x22, bytes.last == 0x22 else { return raw }
     var output: [UInt8] = []
@@ -147,6 +148,33 @@ func quote(_ text: String) -> String {
     }
     output += "\""
     return output
+}
+
+/// The first comma of `value` that separates list elements (as `splitHeaderList` splits), or nil.
+func listSeparator(in value: Substring) -> String.Index? {
+    var inQuotes = false
+    var inAngle = false
+    var escaped = false
+    let utf8 = value.utf8
+    var index = utf8.startIndex
+    while index != utf8.endIndex {
+        let byte = utf8[index]
+        if escaped {
+            escaped = false
+        } else if inQuotes {
+            if byte == 0x5C { escaped = true } else if byte == 0x22 { inQuotes = false }
+        } else if byte == 0x22 {
+            inQuotes = true
+        } else if byte == 0x3C {
+            inAngle = true
+        } else if byte == 0x3E {
+            inAngle = false
+        } else if byte == 0x2C, !inAngle {
+            return index
+        }
+        index = utf8.index(after: index)
+    }
+    return nil
 }
 
 /// Splits a header value into its comma-separated elements (RFC 3261 §7.3.1), ignoring commas inside

@@ -45,11 +45,20 @@ extension Array where Element == GenericParameter {
     /// `;a=1;b` as serialized after a header value or URI.
     var serialized: String {
         var output = ""
+        append(to: &output)
+        return output
+    }
+
+    /// Appends `serialized` to `output`.
+    func append(to output: inout String) {
         for parameter in self {
             output += ";"
-            output += parameter.description
+            output += parameter.name
+            if let value = parameter.value {
+                output += "="
+                output += value
+            }
         }
-        return output
     }
 }
 
@@ -63,6 +72,8 @@ extension GenericParameter {
         while true {
             cursor.skipWhitespace()
             guard cursor.consume(UInt8(ascii: ";")) else { return parameters }
+            // Room for the usual few (Via: branch, rport, received) in one allocation.
+            if parameters.isEmpty { parameters.reserveCapacity(4) }
             cursor.skipWhitespace()
             let nameRange = cursor.readToken()
             guard !nameRange.isEmpty else { throw SIPParseError(.malformedHeader, header: header) }

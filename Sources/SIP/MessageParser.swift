@@ -173,10 +173,7 @@ public struct MessageParser: Sendable {
     func validate(_ headers: SIPHeaders, isRequest: Bool, method: SIPMethod?) -> SIPParseError? {
         // Known headers seen so far, one bit per `KnownHeader` number (the validated ones are all below 64).
         var seen: UInt64 = 0
-        let singleValuedMask: UInt64 = [
-            KnownHeader.from, .to, .callID, .cseq, .maxForwards, .contentLength, .contentType,
-        ]
-        .reduce(0) { $0 | 1 << UInt64($1.rawValue) }
+        let singleValuedMask = Self.singleValuedMask
         for field in headers.fields {
             let id = field.name.id
             guard id != .extension, id.rawValue < 64 else { continue }
@@ -217,11 +214,22 @@ public struct MessageParser: Sendable {
                 return error
             }
         }
-        for name in [SIPHeaderName.via, .from, .to, .callID, .cseq] where seen & (1 << UInt64(name.id.rawValue)) == 0 {
+        guard seen & Self.mandatoryMask != Self.mandatoryMask else { return nil }
+        for name in Self.mandatoryHeaders where seen & (1 << UInt64(name.id.rawValue)) == 0 {
             return SIPParseError(.missingHeader, header: name)
         }
         return nil
     }
+
+    /// The headers a message may hold once only (§7.3.1), one bit per `KnownHeader` number.
+    static let singleValuedMask: UInt64 = [
+        KnownHeader.from, .to, .callID, .cseq, .maxForwards, .contentLength, .contentType,
+    ]
+    .reduce(0) { $0 | 1 << UInt64($1.rawValue) }
+
+    /// The headers every request and response must have (§8.1.1), in the order a missing one is reported.
+    static let mandatoryHeaders: [SIPHeaderName] = [.via, .from, .to, .callID, .cseq]
+    static let mandatoryMask: UInt64 = mandatoryHeaders.reduce(0) { $0 | 1 << UInt64($1.id.rawValue) }
 
     /// `Method SP Request-URI SP SIP-Version` with exactly one SP between elements and none after
     /// (§7.1; RFC 4475 `lwsstart`, `trws`, `lwsruri`, `ltgtruri`, `escruri`).

@@ -147,8 +147,25 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
         return table
     }()
 
+    /// The lowercased long and compact forms of the known names, as bytes, by length: a parsed name is
+    /// compared with the few of its length (no string made, nothing hashed) before it is taken for an
+    /// extension.
+    static let knownByLength: [[(key: [UInt8], name: SIPHeaderName)]] = {
+        var table = [[(key: [UInt8], name: SIPHeaderName)]](repeating: [], count: 32)
+        for (key, name) in byLowercasedName.sorted(by: { $0.key < $1.key }) where key.utf8.count < table.count {
+            table[key.utf8.count].append((Array(key.utf8), name))
+        }
+        return table
+    }()
+
     /// The name in `bytes[range]` (already checked to be a token).
     static func lookUp(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> SIPHeaderName {
+        if range.count < knownByLength.count {
+            let candidates = knownByLength[range.count]
+            for index in candidates.indices where matches(candidates[index].key, bytes, range) {
+                return candidates[index].name
+            }
+        }
         let lowercased = String(unsafeUninitializedCapacity: range.count) { buffer in
             var position = 0
             for index in range {
@@ -160,6 +177,16 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
         if let known = byLowercasedName[lowercased] { return known }
         let spelled = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
         return SIPHeaderName(extension: spelled, key: lowercased)
+    }
+
+    /// Whether `bytes[range]`, lowercased, is `key` (of the same length).
+    private static func matches(_ key: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+        var offset = 0
+        for index in range {
+            guard ByteClass.lowercased(bytes[index]) == key[offset] else { return false }
+            offset += 1
+        }
+        return true
     }
 
     private init(extension name: String, key: String) {

@@ -101,6 +101,21 @@ public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCol
     @discardableResult
     public mutating func removeFirstValue(_ name: SIPHeaderName) -> Substring? {
         guard let position = fields.firstIndex(where: { $0.name == name }) else { return nil }
+        // One value on the line (no comma at all, the usual case): no list to split and join.
+        if !fields[position].value.utf8.contains(0x2C) {
+            let value = fields.remove(at: position).value
+            return trimmed(value[...])
+        }
+        // Two values (a response's Via line after ours was folded in): what the split and join below give,
+        // without them.
+        let value = fields[position].value
+        if let comma = listSeparator(in: value[...]) {
+            let rest = value[value.utf8.index(after: comma)...]
+            if listSeparator(in: rest) == nil {
+                fields[position].value = String(trimmed(rest))
+                return trimmed(value[..<comma])
+            }
+        }
         let elements = splitHeaderList(fields[position].value)
         let first = elements[0]
         if elements.count == 1 {
@@ -114,6 +129,18 @@ public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCol
     /// Replaces the first value of `name` (leaving the other values of a comma-joined line alone).
     public mutating func replaceFirstValue(_ name: SIPHeaderName, with value: String) {
         guard let position = fields.firstIndex(where: { $0.name == name }) else { return }
+        if !fields[position].value.utf8.contains(0x2C) {
+            fields[position].value = value
+            return
+        }
+        let current = fields[position].value
+        if let comma = listSeparator(in: current[...]) {
+            let rest = current[current.utf8.index(after: comma)...]
+            if listSeparator(in: rest) == nil {
+                fields[position].value = value + ", " + trimmed(rest)
+                return
+            }
+        }
         var elements = splitHeaderList(fields[position].value).map(String.init)
         elements[0] = value
         fields[position].value = elements.joined(separator: ", ")

@@ -26,15 +26,18 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
 
     /// Classifies `text` (a host name, dotted IPv4, or IPv6 with or without brackets); nil if it is none.
     public init?(_ text: String) {
-        let bytes = Array(text.utf8)
-        let parsed = bytes.withUnsafeBufferPointer { buffer -> SIPHost? in
+        func parseWhole(_ buffer: UnsafeBufferPointer<UInt8>) -> SIPHost? {
             var cursor = ByteCursor(buffer)
             guard let host = SIPHost.parse(&cursor), cursor.isAtEnd else { return nil }
             return host
         }
+        // Native strings are contiguous UTF-8: parsed in place, with no copy.
+        let parsed =
+            text.utf8.withContiguousStorageIfAvailable(parseWhole)
+            ?? Array(text.utf8).withUnsafeBufferPointer(parseWhole)
         if let parsed {
             self = parsed
-        } else if SIPHost.ipv6Octets(bytes[...]) != nil {
+        } else if SIPHost.ipv6Octets(Array(text.utf8)[...]) != nil {
             self = .ipv6(text)
         } else {
             return nil
@@ -50,7 +53,9 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
             let rhsTrimmed = rhs.hasSuffix(".") ? String(rhs.dropLast()) : rhs
             return lhsTrimmed.equalsIgnoringASCIICase(rhsTrimmed)
         case (.ipv4(let lhs), .ipv4(let rhs)):
-            return SIPHost.ipv4Octets(Array(lhs.utf8)[...]) == SIPHost.ipv4Octets(Array(rhs.utf8)[...])
+            // The same text is the same address; otherwise compared by value.
+            if lhs == rhs { return true }
+            return SIPHost.ipv4Value(lhs.utf8) == SIPHost.ipv4Value(rhs.utf8)
         case (.ipv6(let lhs), .ipv6(let rhs)):
             return SIPHost.ipv6Octets(Array(lhs.utf8)[...]) == SIPHost.ipv6Octets(Array(rhs.utf8)[...])
         default:
@@ -76,7 +81,7 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
         let slice = UnsafeBufferPointer(rebasing: cursor.bytes[range])
         let text = cursor.string(range)
         if slice.allSatisfy({ ByteClass.test($0, ByteClass.digit) || $0 == UInt8(ascii: ".") }) {
-            guard ipv4Octets(Array(slice)[...]) != nil else { return nil }
+            guard ipv4Value(slice) != nil else { return nil }
             return .ipv4(text)
         }
         // Labels must not be empty or start with "-" (§25.1 domainlabel); a trailing dot is allowed.
@@ -87,6 +92,32 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
             previous = byte
         }
         return .hostname(text)
+    }
+
+    /// A dotted-quad IPv4 address (§25.1 `IPv4address`) as one number, first octet highest, or nil:
+    /// `ipv4Octets` without an array.
+    static func ipv4Value(_ bytes: some Sequence<UInt8>) -> UInt32? {
+        var address: UInt32 = 0
+        var octets = 0
+        var value: UInt32 = 0
+        var digits = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, octets < 3 else { return nil }
+                address = address << 8 | value
+                octets += 1
+                value = 0
+                digits = 0
+            } else if byte >= 0x30, byte <= 0x39 {
+                value = value * 10 + UInt32(byte - 0x30)
+                digits += 1
+                guard digits <= 3, value <= 255 else { return nil }
+            } else {
+                return nil
+            }
+        }
+        guard digits > 0, octets == 3 else { return nil }
+        return address << 8 | value
     }
 
     /// The four octets of a dotted-quad IPv4 address (§25.1 `IPv4address`), or nil.

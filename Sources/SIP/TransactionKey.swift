@@ -16,6 +16,11 @@ public enum TransactionKey: Hashable, Sendable {
     /// or CSeq.
     public static func server(for request: SIPRequest) -> TransactionKey? {
         guard let via = try? request.headers.topVia() else { return nil }
+        return server(for: request, topVia: via)
+    }
+
+    /// `server(for:)` with the request's top Via already parsed (a proxy reads it first for §18.2.1).
+    public static func server(for request: SIPRequest, topVia via: Via) -> TransactionKey? {
         let method = request.method == .ack ? "INVITE" : request.method.name
         if let branch = via.branch, via.hasMagicCookie {
             return .branch(branch: branch, sentBy: via.sentBy.asciiLowercased, method: method)

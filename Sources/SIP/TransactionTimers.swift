@@ -67,31 +67,90 @@ public enum TransactionTimer: Hashable, Sendable, CaseIterable {
 
 /// Deadlines of the timers a transaction has running.
 struct TimerSet: Hashable, Sendable {
-    private var deadlines: [TransactionTimer: TransactionInstant] = [:]
+    /// A running timer.
+    private struct Slot: Sendable {
+        var timer: TransactionTimer
+        var deadline: TransactionInstant
+    }
+
+    /// The running timers in four inline slots, in no order: a transaction runs at most three at once, so
+    /// starting one allocates nothing. `overflow` takes any beyond and stays empty (unallocated).
+    private var slots: (Slot?, Slot?, Slot?, Slot?) = (nil, nil, nil, nil)
+    private var overflow: [TransactionTimer: TransactionInstant] = [:]
+
+    private subscript(slot index: Int) -> Slot? {
+        get {
+            switch index {
+            case 0: slots.0
+            case 1: slots.1
+            case 2: slots.2
+            default: slots.3
+            }
+        }
+        set {
+            switch index {
+            case 0: slots.0 = newValue
+            case 1: slots.1 = newValue
+            case 2: slots.2 = newValue
+            default: slots.3 = newValue
+            }
+        }
+    }
+
+    /// When `timer` fires; nil when it is not running.
+    func deadline(of timer: TransactionTimer) -> TransactionInstant? {
+        for index in 0..<4 {
+            if let slot = self[slot: index], slot.timer == timer { return slot.deadline }
+        }
+        return overflow.isEmpty ? nil : overflow[timer]
+    }
 
     mutating func start(_ timer: TransactionTimer, at deadline: TransactionInstant) {
-        deadlines[timer] = deadline
+        cancel(timer)
+        for index in 0..<4 where self[slot: index] == nil {
+            self[slot: index] = Slot(timer: timer, deadline: deadline)
+            return
+        }
+        overflow[timer] = deadline
     }
 
     mutating func cancel(_ timer: TransactionTimer) {
-        deadlines[timer] = nil
+        for index in 0..<4 where self[slot: index]?.timer == timer { self[slot: index] = nil }
+        if !overflow.isEmpty { overflow[timer] = nil }
     }
 
     mutating func cancelAll() {
-        deadlines.removeAll()
+        slots = (nil, nil, nil, nil)
+        overflow.removeAll()
     }
 
-    var next: TransactionInstant? { deadlines.values.min() }
+    var next: TransactionInstant? {
+        var next = overflow.isEmpty ? nil : overflow.values.min()
+        for index in 0..<4 {
+            guard let slot = self[slot: index] else { continue }
+            if next == nil || slot.deadline < next! { next = slot.deadline }
+        }
+        return next
+    }
 
     /// The earliest timer due at `now` (ties broken in the order of `TransactionTimer.allCases`), removed.
     mutating func popFirstDue(_ now: TransactionInstant) -> TransactionTimer? {
         var best: (timer: TransactionTimer, deadline: TransactionInstant)?
         for timer in TransactionTimer.allCases {
-            guard let deadline = deadlines[timer], deadline <= now else { continue }
+            guard let deadline = deadline(of: timer), deadline <= now else { continue }
             if best == nil || deadline < best!.deadline { best = (timer, deadline) }
         }
         guard let best else { return nil }
-        deadlines[best.timer] = nil
+        cancel(best.timer)
         return best.timer
+    }
+
+    /// Equal when the same timers run with the same deadlines, whatever slots they are in.
+    static func == (lhs: TimerSet, rhs: TimerSet) -> Bool {
+        TransactionTimer.allCases.allSatisfy { lhs.deadline(of: $0) == rhs.deadline(of: $0) }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        for timer in TransactionTimer.allCases { hasher.combine(deadline(of: timer)) }
     }
 }

@@ -25,6 +25,8 @@ public enum URIEscaping {
     /// `text` with every octet the component does not allow written as `%HH` (uppercase hex).
     public static func escaped(_ text: String, for component: Component) -> String {
         let mask = component.mask
+        // Nothing to escape (the usual case): the text as it is, with no copy.
+        if text.utf8.allSatisfy({ ByteClass.test($0, mask) }) { return text }
         let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count)
@@ -62,6 +64,8 @@ public enum URIEscaping {
 
     /// `unescapedBytes` as text (invalid UTF-8 replaced by U+FFFD; NUL kept, RFC 4475 `escnull`).
     public static func unescaped(_ text: String) -> String {
-        String(decoding: unescapedBytes(text), as: UTF8.self)
+        // Without a `%` there is nothing to unescape, and `text` is valid UTF-8 already.
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        return String(decoding: unescapedBytes(text), as: UTF8.self)
     }
 }

@@ -87,7 +87,22 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(protocolName)/\(protocolVersion)/\(transport) \(sentBy)\(parameters.serialized)"
+        // Appended into one reserved string: a Via is written for every forwarded request.
+        var text = ""
+        text.reserveCapacity(96)
+        text += protocolName
+        text += "/"
+        text += protocolVersion
+        text += "/"
+        text += transport
+        text += " "
+        text += host.description
+        if let port {
+            text += ":"
+            text += String(port)
+        }
+        parameters.append(to: &text)
+        return text
     }
 
     /// Records where a request really came from, as a server does on receipt (§18.2.1, RFC 3581 §4): adds

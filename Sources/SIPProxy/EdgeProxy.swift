@@ -30,6 +30,15 @@ public struct EdgeProxy: Sendable {
     private var probeSequence: UInt64 = 0
     private let sessionDescriptions: any SessionDescriptionHandler
     public private(set) var counters = ProxyCounters()
+    /// The flow tokens made so far (an HMAC each), by flow; emptied when it reaches `tokenCacheLimit`.
+    private var tokenCache: [Flow: String] = [:]
+    /// The flows of the valid tokens read so far (an HMAC check each), by token; emptied like `tokenCache`.
+    private var tokenFlowCache: [String: Flow] = [:]
+    static let tokenCacheLimit = 4096
+    /// Each trunk server's host parsed, by group and server (nil when it does not parse as a host).
+    private var trunkHosts: [[SIPHost?]] = []
+    /// The configured domains that parse as hosts.
+    private var domainHosts: [SIPHost] = []
 
     /// The prefix of every branch this proxy creates: a Via with it and one of our sent-by addresses is ours.
     static let branchPrefix = Via.magicCookie + "sd"
@@ -47,6 +56,12 @@ public struct EdgeProxy: Sendable {
         self.healthTable = configuration.trunkGroups.map { Array(repeating: ServerHealth(), count: $0.servers.count) }
         self.sessionDescriptions = sessionDescriptions
         limiter.exempt = Set(configuration.trunkGroups.flatMap { $0.servers.map(\.host) })
+        trunkHosts = Self.parsedHosts(configuration)
+        domainHosts = configuration.domains.compactMap { SIPHost($0) }
+    }
+
+    private static func parsedHosts(_ configuration: ProxyConfiguration) -> [[SIPHost?]] {
+        configuration.trunkGroups.map { group in group.servers.map { SIPHost($0.host) } }
     }
 
     // MARK: - Driver interface
@@ -68,7 +83,11 @@ public struct EdgeProxy: Sendable {
         }
         if configuration.flowTokenSecret != self.configuration.flowTokenSecret {
             tokens = FlowTokenCodec(secret: configuration.flowTokenSecret)
+            tokenCache.removeAll()
+            tokenFlowCache.removeAll()
         }
+        trunkHosts = Self.parsedHosts(configuration)
+        domainHosts = configuration.domains.compactMap { SIPHost($0) }
         healthTable = newHealth
         parser = MessageParser(limits: .init(maxMessageSize: configuration.maxMessageSize))
         limiter.requestsPerSecond = configuration.requestsPerSecond
@@ -199,7 +218,27 @@ public struct EdgeProxy: Sendable {
     public func health(of id: TrunkServerID) -> ServerHealth { healthTable[id.group][id.server] }
 
     /// The flow token this proxy would write for `flow` (for tests and diagnostics).
-    public func flowToken(for flow: Flow) -> String { tokens.encode(flow) }
+    public func flowToken(for flow: Flow) -> String { tokenCache[flow] ?? tokens.encode(flow) }
+
+    /// The token for `flow`, from the cache when it was made before: every dialog-creating request and
+    /// REGISTER from a client carries its flow's token, and an HMAC per request is most of their cost.
+    private mutating func token(for flow: Flow) -> String {
+        if let token = tokenCache[flow] { return token }
+        if tokenCache.count >= Self.tokenCacheLimit { tokenCache.removeAll(keepingCapacity: true) }
+        let token = tokens.encode(flow)
+        tokenCache[flow] = token
+        return token
+    }
+
+    /// The flow `token` names when it is valid, from the cache when it was read before: every in-dialog
+    /// request through the edge carries one in its Route. Invalid tokens are checked each time.
+    private mutating func decodedToken(_ token: String) -> Flow? {
+        if let flow = tokenFlowCache[token] { return flow }
+        guard let flow = tokens.decode(token) else { return nil }
+        if tokenFlowCache.count >= Self.tokenCacheLimit { tokenFlowCache.removeAll(keepingCapacity: true) }
+        tokenFlowCache[token] = flow
+        return flow
+    }
 
     // MARK: - Requests
 
@@ -219,12 +258,12 @@ public struct EdgeProxy: Sendable {
             via.received = flow.remote.host
         }
         request.headers.replaceTopVia(with: via)
-        guard let key = TransactionKey.server(for: request) else {
+        guard let key = TransactionKey.server(for: request, topVia: via) else {
             counters.dropped += 1
             return []
         }
         if request.method == .cancel { return handleCancel(request, key: key, on: flow, now: now) }
-        if servers[key] != nil {
+        if servers.contains(key) {
             // A retransmission, or the ACK of a 300-699 (§17.2.1): the server transaction absorbs it.
             counters.retransmissionsAbsorbed += 1
             var entry = servers[key]!
@@ -245,13 +284,15 @@ public struct EdgeProxy: Sendable {
                 NonInviteServerTransaction(
                     request: request, reliableTransport: isReliable, timers: configuration.timers))
         var actions = processServerActions(transaction.start(now: now), flow: flow)
-        servers[key] = ServerEntry(transaction: transaction, flow: flow, request: request)
+        var entry = ServerEntry(transaction: transaction, flow: flow, request: request)
+        let decision = decide(request, incomingVia: via, on: flow, fromTrunk: fromTrunk)
+        if case .forward(let plan) = decision { entry.plan = plan }
+        servers[key] = entry
 
-        switch decide(request, incomingVia: via, on: flow, fromTrunk: fromTrunk) {
+        switch decision {
         case .respond(let status, let reason, let headers):
             actions += respond(key: key, status: status, reason: reason, headers: headers, now: now)
-        case .forward(let plan):
-            servers[key]!.plan = plan
+        case .forward:
             actions += startAttempt(serverKey: key, now: now)
         }
         return actions
@@ -305,19 +346,22 @@ public struct EdgeProxy: Sendable {
         while let top = (try? request.headers.routes())?.first, let uri = top.sipURI, isOurs(uri, strict: true) {
             _ = try? request.headers.popRoute()
             if let user = uri.user {
-                if let token = tokens.decode(user) { tokenFlows.append(token) } else { badToken = true }
+                if let token = decodedToken(user) { tokenFlows.append(token) } else { badToken = true }
             }
         }
         let uriIsOurs = isOurs(requestURI, strict: false)
-        if uriIsOurs, let user = requestURI.user, let token = tokens.decode(user) { tokenFlows.append(token) }
+        if uriIsOurs, let user = requestURI.user, let token = decodedToken(user) { tokenFlows.append(token) }
         let remainingRoute = (try? request.headers.routes())?.first?.sipURI
         if outcome == .exhausted {
             if request.method == .options, uriIsOurs, remainingRoute == nil { return .respond(.ok, nil) }
             return .respond(.tooManyHops, nil)
         }
-        let isDialogCreating =
-            [.invite, .subscribe, .refer, .notify].contains(request.method)
-            && ((try? request.headers.to())?.tag == nil)
+        let createsDialogs: Bool
+        switch request.method {
+        case .invite, .subscribe, .refer, .notify: createsDialogs = true
+        default: createsDialogs = false
+        }
+        let isDialogCreating = createsDialogs && ((try? request.headers.to())?.tag == nil)
 
         if fromTrunk {
             if badToken { return .respond(.forbidden, "Forbidden (invalid flow token)") }
@@ -395,9 +439,11 @@ public struct EdgeProxy: Sendable {
         }
         let hop = plan.hops[entry.attempt]
         if entry.attempt > 0 { counters.failovers += 1 }
-        let request = forwarded(plan, hop: hop, attempt: entry.attempt)
+        let branch = Self.branch(loopHash: plan.loopHash, incomingVia: plan.incomingVia, attempt: entry.attempt)
+        let request = forwarded(plan, hop: hop, branch: branch)
         entry.attempt += 1
-        guard let clientKey = TransactionKey.client(for: request) else { return [] }
+        // The key `TransactionKey.client(for: request)` would read back from the Via just written.
+        let clientKey = TransactionKey.branch(branch: branch, sentBy: "", method: request.method.name)
         let reliable = transport(of: hop).isReliable
         var transaction: ClientTransaction =
             request.method == .invite
@@ -417,11 +463,11 @@ public struct EdgeProxy: Sendable {
     /// The request as sent to `hop` (§16.6 steps 4-8): Record-Route (double when the listener changes,
     /// RFC 5658), Path with the flow token for a REGISTER from outside, our Via with its branch, and the
     /// body through the media hook.
-    private func forwarded(_ plan: ForwardPlan, hop: NextHop, attempt: Int) -> SIPRequest {
+    private mutating func forwarded(_ plan: ForwardPlan, hop: NextHop, branch: String) -> SIPRequest {
         var request = plan.request
         let inbound = plan.direction == .towardTrunk ? plan.outsideFlow?.listener : nil
         // The token (an HMAC) only when something carries it: not for BYE, ACK and other in-dialog requests.
-        let outsideToken = plan.recordRoute || plan.path ? plan.outsideFlow.map { tokens.encode($0) } : nil
+        let outsideToken = plan.recordRoute || plan.path ? plan.outsideFlow.map { token(for: $0) } : nil
         if plan.recordRoute {
             let inboundListener = inbound ?? plan.arrivalListener
             if inboundListener != hop.listener {
@@ -443,8 +489,7 @@ public struct EdgeProxy: Sendable {
         let listener = configuration.listeners[hop.listener]
         let via = Via(
             transport: listener.transport.viaName, host: listener.sipHost, port: listener.port,
-            branch: Self.branch(loopHash: plan.loopHash, incomingVia: plan.incomingVia, attempt: attempt),
-            parameters: [GenericParameter("rport")])
+            branch: branch, parameters: [GenericParameter("rport")])
         request.headers.prependVia(via)
         if !request.body.isEmpty {
             request.body = sessionDescriptions.forwarding(
@@ -469,14 +514,15 @@ public struct EdgeProxy: Sendable {
         stateless.recordRoute = false
         stateless.path = false
         counters.requestsForwarded += 1
-        return [.send(.request(forwarded(stateless, hop: hop, attempt: 0)), to: hop.destination, transaction: nil)]
+        let branch = Self.branch(loopHash: plan.loopHash, incomingVia: plan.incomingVia, attempt: 0)
+        return [.send(.request(forwarded(stateless, hop: hop, branch: branch)), to: hop.destination, transaction: nil)]
     }
 
     /// CANCEL (§16.10): answered 200 here, then sent to the branch once it has had a provisional response.
     private mutating func handleCancel(
         _ request: SIPRequest, key: TransactionKey, on flow: Flow, now: TransactionInstant
     ) -> [ProxyAction] {
-        if servers[key] != nil {
+        if servers.contains(key) {
             counters.retransmissionsAbsorbed += 1
             var entry = servers[key]!
             let result = entry.transaction.handle(request: request, now: now)
@@ -512,7 +558,7 @@ public struct EdgeProxy: Sendable {
     private mutating func sendCancel(for clientKey: TransactionKey, now: TransactionInstant) -> [ProxyAction] {
         guard let client = clients[clientKey], case .invite(let invite) = client.transaction else { return [] }
         let cancel = invite.request.makeCancel()
-        guard let cancelKey = TransactionKey.client(for: cancel), clients[cancelKey] == nil else { return [] }
+        guard let cancelKey = TransactionKey.client(for: cancel), !clients.contains(cancelKey) else { return [] }
         var transaction = ClientTransaction.nonInvite(
             NonInviteClientTransaction(
                 request: cancel, reliableTransport: invite.isReliable, timers: configuration.timers))
@@ -525,9 +571,9 @@ public struct EdgeProxy: Sendable {
     // MARK: - Responses
 
     private mutating func handleResponse(_ response: SIPResponse, now: TransactionInstant) -> [ProxyAction] {
-        if let key = TransactionKey.client(for: response), var entry = clients[key] {
-            let result = entry.transaction.handle(response: response, now: now)
-            clients[key] = entry
+        if let key = TransactionKey.client(for: response),
+            let result = clients.modify(key, { $0.transaction.handle(response: response, now: now) })
+        {
             return processClient(result, key: key, now: now)
         }
         // §16.11-style stateless forwarding: a 2xx retransmission after the client transaction ended.
@@ -563,7 +609,7 @@ public struct EdgeProxy: Sendable {
         var upstream = response
         upstream.headers.removeTopVia()
         if !upstream.body.isEmpty {
-            let direction: EdgeDirection = entry.plan?.direction == .towardTrunk ? .towardOutside : .towardTrunk
+            let direction: EdgeDirection = entry.planDirection == .towardTrunk ? .towardOutside : .towardTrunk
             upstream.body = sessionDescriptions.forwarding(
                 body: upstream.body, contentType: try? upstream.headers.contentType(),
                 callID: upstream.headers.first(.callID) ?? "", direction: direction)
@@ -610,10 +656,9 @@ public struct EdgeProxy: Sendable {
     private mutating func forwardUpstream(
         _ response: SIPResponse, serverKey: TransactionKey, now: TransactionInstant
     ) -> [ProxyAction] {
-        guard var entry = servers[serverKey] else { return [] }
+        guard let result = servers.modify(serverKey, { $0.transaction.handle(respond: response, now: now) })
+        else { return [] }
         counters.responsesForwarded += 1
-        let result = entry.transaction.handle(respond: response, now: now)
-        servers[serverKey] = entry
         return processServer(result, key: serverKey, now: now)
     }
 
@@ -638,17 +683,17 @@ public struct EdgeProxy: Sendable {
     private mutating func processServer(
         _ actions: [TransactionAction], key: TransactionKey, now: TransactionInstant
     ) -> [ProxyAction] {
-        guard let entry = servers[key] else { return [] }
+        guard let flow = servers.peek(key, { $0.flow }) else { return [] }
         var result: [ProxyAction] = []
         for action in actions {
             switch action {
             case .sendResponse(let response):
-                result.append(.send(.response(response), to: .flow(entry.flow), transaction: nil))
+                result.append(.send(.response(response), to: .flow(flow), transaction: nil))
             case .deliverRequest(let ack):
                 // RFC 6026: an ACK for a 2xx matched the INVITE (RFC 2543 peers): forward it end to end.
                 if let via = try? ack.headers.topVia() {
                     result += forwardStateless(
-                        ack, incomingVia: via, on: entry.flow, fromTrunk: trunkServer(for: entry.flow) != nil)
+                        ack, incomingVia: via, on: flow, fromTrunk: trunkServer(for: flow) != nil)
                 }
             case .terminated:
                 servers[key] = nil
@@ -775,8 +820,10 @@ public struct EdgeProxy: Sendable {
 
     /// The trunk server whose address `flow` comes from: same IP, and for UDP the same port.
     func trunkServer(for flow: Flow) -> TrunkServerID? {
+        let remote = SIPHost(flow.remote.host)
         for (groupIndex, group) in configuration.trunkGroups.enumerated() {
-            for (serverIndex, server) in group.servers.enumerated() where sameHost(server.host, flow.remote.host) {
+            for (serverIndex, server) in group.servers.enumerated()
+            where sameHost(server.host, trunkHosts[groupIndex][serverIndex], flow.remote.host, remote) {
                 if flow.transport != .udp || server.port == flow.remote.port {
                     return TrunkServerID(group: groupIndex, server: serverIndex)
                 }
@@ -785,17 +832,16 @@ public struct EdgeProxy: Sendable {
         return nil
     }
 
-    private func sameHost(_ lhs: String, _ rhs: String) -> Bool {
-        guard let left = SIPHost(lhs), let right = SIPHost(rhs) else { return lhs == rhs }
+    /// Whether two hosts are the same, given their text and their parsed form (nil when not a host).
+    private func sameHost(_ lhs: String, _ left: SIPHost?, _ rhs: String, _ right: SIPHost?) -> Bool {
+        guard let left, let right else { return lhs == rhs }
         return left.isEquivalent(to: right)
     }
 
     /// Whether `uri` names this proxy. `strict` (Route entries) needs one of our listeners' host and port,
     /// or a domain; otherwise (Request-URI) a listener host on any of our ports or a domain.
     func isOurs(_ uri: SIPURI, strict: Bool) -> Bool {
-        for domain in configuration.domains {
-            if let host = SIPHost(domain), uri.host.isEquivalent(to: host) { return true }
-        }
+        for host in domainHosts where uri.host.isEquivalent(to: host) { return true }
         let transport = uri.transport.flatMap(SIPTransport.init(name:)) ?? (uri.isSecure ? .tls : .udp)
         let port = uri.port ?? transport.defaultPort
         return configuration.listeners.contains { listener in
@@ -839,8 +885,10 @@ public struct EdgeProxy: Sendable {
     /// The next hop for `uri` when it names a configured trunk server; nil otherwise.
     private func trunkHop(for uri: SIPURI, preferring preferred: Int) -> NextHop? {
         let host = uri.maddr ?? uri.host.bareHost
+        let parsedHost = SIPHost(host)
         for (groupIndex, group) in configuration.trunkGroups.enumerated() {
-            for (serverIndex, server) in group.servers.enumerated() where sameHost(server.host, host) {
+            for (serverIndex, server) in group.servers.enumerated()
+            where sameHost(server.host, trunkHosts[groupIndex][serverIndex], host, parsedHost) {
                 let port = uri.port ?? server.transport.defaultPort
                 guard port == server.port else { continue }
                 return hop(to: TrunkServerID(group: groupIndex, server: serverIndex), preferring: preferred)
@@ -923,7 +971,12 @@ public struct EdgeProxy: Sendable {
         hash.combine(incomingVia.branch ?? "")
         hash.combine(incomingVia.sentBy)
         hash.combine(UInt64(attempt))
-        return branchPrefix + loopHash + "." + hash.hex
+        var branch = branchPrefix
+        branch.reserveCapacity(branchPrefix.utf8.count + loopHash.utf8.count + 17)
+        branch += loopHash
+        branch += "."
+        branch += hash.hex
+        return branch
     }
 }
 
@@ -963,7 +1016,15 @@ struct ServerEntry: TimedEntry {
     var transaction: ServerTransaction
     let flow: Flow
     let request: SIPRequest
-    var plan: ForwardPlan?
+    /// How the request is forwarded; set once, then only read. Boxed so that copying an entry (every read
+    /// of the table) retains one reference instead of every part of the plan.
+    var plan: ForwardPlan? {
+        get { sharedPlan?.plan }
+        set { sharedPlan = newValue.map(SharedPlan.init) }
+    }
+    private var sharedPlan: SharedPlan?
+    /// The plan's direction, read without copying the plan.
+    var planDirection: EdgeDirection? { sharedPlan?.plan.direction }
     var attempt = 0
     var activeClient: TransactionKey?
     var best: SIPResponse?
@@ -1001,6 +1062,15 @@ struct ClientEntry: TimedEntry {
     }
 
     var deadline: TransactionInstant? { transaction.nextDeadline }
+}
+
+/// An immutable `ForwardPlan` shared by the copies of a `ServerEntry`.
+final class SharedPlan: Sendable {
+    let plan: ForwardPlan
+
+    init(_ plan: ForwardPlan) {
+        self.plan = plan
+    }
 }
 
 enum ServerTransaction: Sendable {

@@ -8,22 +8,80 @@ protocol TimedEntry: Sendable {
 /// Transactions by key, with a min-heap of their deadlines, so that a timer tick costs O(log n) per
 /// due timer instead of a walk over every live transaction: over UDP a transaction lingers 64·T1
 /// (32 s) after its final response (timers J, L and M, §17 and RFC 6026), so a few hundred calls per
-/// second keep tens of thousands alive. Every write pushes the entry's deadline; entries whose
-/// deadline moved on since are dropped when they surface.
+/// second keep tens of thousands alive. A write that changes the entry's deadline pushes it; queue
+/// items whose entry's deadline moved on since are dropped when they surface.
 struct TransactionTable<Entry: TimedEntry>: Sendable {
-    private(set) var entries: [TransactionKey: Entry] = [:]
-    private var queue = DeadlineHeap()
+    /// An entry with the deadline it last queued, while that queue item has not surfaced: a write that
+    /// leaves the deadline as it was (most writes: a response forwarded, a flag set) queues nothing.
+    private struct Slot: Sendable {
+        var entry: Entry
+        var queued: TransactionInstant?
 
-    subscript(key: TransactionKey) -> Entry? {
-        get { entries[key] }
-        set {
-            entries[key] = newValue
-            if let deadline = newValue?.deadline { queue.insert(deadline, key) }
+        /// The deadline to queue after the entry changed, if it is not queued already.
+        mutating func requeue() -> TransactionInstant? {
+            guard let deadline = entry.deadline, deadline != queued else { return nil }
+            queued = deadline
+            return deadline
+        }
+
+        /// A queue item of this entry for `deadline` surfaced at `now`: whether the entry is due.
+        mutating func surfaced(_ deadline: TransactionInstant, now: TransactionInstant) -> Bool {
+            if queued == deadline { queued = nil }
+            guard let current = entry.deadline else { return false }
+            return current <= now
         }
     }
 
-    var count: Int { entries.count }
-    var values: Dictionary<TransactionKey, Entry>.Values { entries.values }
+    private var slots: [TransactionKey: Slot] = [:]
+    private var queue = DeadlineHeap()
+
+    subscript(key: TransactionKey) -> Entry? {
+        get { slots[key]?.entry }
+        set {
+            guard let newValue else {
+                slots[key] = nil
+                return
+            }
+            if let index = slots.index(forKey: key) {
+                _ = modify(at: index, key: key) { $0 = newValue }
+            } else {
+                slots[key] = Slot(entry: newValue, queued: newValue.deadline)
+                if let deadline = newValue.deadline { queue.insert(deadline, key) }
+            }
+        }
+    }
+
+    /// Runs `body` on the entry of `key` in place (no copy of the entry) and queues its deadline as a
+    /// write does; nil when there is none. `body` must not touch the table.
+    mutating func modify<Result>(_ key: TransactionKey, _ body: (inout Entry) -> Result) -> Result? {
+        guard let index = slots.index(forKey: key) else { return nil }
+        return modify(at: index, key: key, body)
+    }
+
+    private mutating func modify<Result>(
+        at index: Dictionary<TransactionKey, Slot>.Index, key: TransactionKey, _ body: (inout Entry) -> Result
+    ) -> Result {
+        var due: TransactionInstant?
+        func apply(_ slot: inout Slot) -> Result {
+            let result = body(&slot.entry)
+            due = slot.requeue()
+            return result
+        }
+        let result = apply(&slots.values[index])
+        if let due { queue.insert(due, key) }
+        return result
+    }
+
+    /// Reads the entry of `key` in place, without copying all of it; nil when there is none.
+    mutating func peek<Result>(_ key: TransactionKey, _ body: (inout Entry) -> Result) -> Result? {
+        guard let index = slots.index(forKey: key) else { return nil }
+        return body(&slots.values[index].entry)
+    }
+
+    /// Whether `key` has an entry, without copying it.
+    func contains(_ key: TransactionKey) -> Bool { slots.index(forKey: key) != nil }
+
+    var count: Int { slots.count }
 
     /// The earliest deadline queued; it may belong to an entry that has since moved on (then the
     /// `popDue` it leads to merely drops it).
@@ -36,7 +94,8 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
         var seen: Set<TransactionKey> = []
         while let first = queue.first, first.deadline <= now {
             queue.removeFirst()
-            guard let deadline = entries[first.key]?.deadline, deadline <= now, seen.insert(first.key).inserted
+            guard let index = slots.index(forKey: first.key), slots.values[index].surfaced(first.deadline, now: now),
+                seen.insert(first.key).inserted
             else { continue }
             keys.append(first.key)
         }

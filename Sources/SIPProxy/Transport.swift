@@ -81,16 +81,21 @@ public enum Destination: Hashable, Sendable, CustomStringConvertible {
 public struct ProxyListener: Hashable, Sendable {
     public var transport: SIPTransport
     /// The host written into headers: the bound address, or the public host when bound to a wildcard.
-    public var host: String
+    public var host: String {
+        didSet { sipHost = Self.parse(host) }
+    }
     public var port: UInt16
+    /// `host` parsed once: every Via, Record-Route and sent-by comparison needs it.
+    private(set) var sipHost: SIPHost
 
     public init(transport: SIPTransport, host: String, port: UInt16) {
         self.transport = transport
         self.host = host
         self.port = port
+        self.sipHost = Self.parse(host)
     }
 
-    var sipHost: SIPHost { SIPHost(host) ?? .hostname(host) }
+    private static func parse(_ host: String) -> SIPHost { SIPHost(host) ?? .hostname(host) }
 }
 
 /// What the core asks its driver to do.

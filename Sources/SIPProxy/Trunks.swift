@@ -119,6 +119,8 @@ public struct ServerHealth: Hashable, Sendable {
 public func trunkCandidates(
     group: Int, servers: [TrunkServer], health: [ServerHealth], random: (Int) -> Int
 ) -> [TrunkServerID] {
+    // One server: it is the only candidate, whatever its health.
+    if servers.count == 1 { return [TrunkServerID(group: group, server: 0)] }
     func ordered(_ indices: [Int]) -> [Int] {
         var result: [Int] = []
         let priorities = Set(indices.map { servers[$0].priority }).sorted()

@@ -118,10 +118,18 @@ final class ProxyEngine: @unchecked Sendable {
     func perform(_ actions: [ProxyAction]) {
         for action in actions {
             guard case .send(let message, let destination, let transaction) = action else { continue }
-            send(message.serialized(), to: destination, transaction: transaction)
+            // Serialized into one reused array; the send copies it into a buffer of the channel's.
+            outgoing.removeAll(keepingCapacity: true)
+            message.serialize(into: &outgoing)
+            send(outgoing, to: destination, transaction: transaction)
         }
         if !inReadBatch { flushDatagrams() }
     }
+
+    /// Scratch space for serializing outgoing messages, kept between messages.
+    private var outgoing: [UInt8] = []
+    /// Scratch space for incoming datagrams, kept between datagrams.
+    var incoming: [UInt8] = []
 
     /// Datagram listeners with writes not yet flushed.
     private var unflushed: Set<Int> = []
@@ -180,7 +188,7 @@ final class ProxyEngine: @unchecked Sendable {
         _ bytes: [UInt8], listener: Int, host: String, port: UInt16, transaction: TransactionKey?
     ) {
         guard let index = datagramChannels[listener] != nil ? listener : datagramChannels.keys.first,
-            let channel = datagramChannels[index], let address = try? SocketAddress(ipAddress: host, port: Int(port))
+            let channel = datagramChannels[index], let address = socketAddress(host: host, port: port)
         else {
             failed(transaction)
             return
@@ -195,6 +203,25 @@ final class ProxyEngine: @unchecked Sendable {
         }
         channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: promise)
         unflushed.insert(index)
+    }
+
+    /// Datagram destinations by address text: the same few peers (trunks, clients in a dialog) recur, and
+    /// parsing the text for every datagram costs more than the look-up.
+    private var socketAddresses: [AddressKey: SocketAddress] = [:]
+
+    private struct AddressKey: Hashable {
+        var host: String
+        var port: UInt16
+    }
+
+    private func socketAddress(host: String, port: UInt16) -> SocketAddress? {
+        let key = AddressKey(host: host, port: port)
+        if let address = socketAddresses[key] { return address }
+        guard let address = try? SocketAddress(ipAddress: host, port: Int(port)) else { return nil }
+        // Bounded: forgotten all at once when full, then learnt again.
+        if socketAddresses.count >= 4096 { socketAddresses.removeAll(keepingCapacity: true) }
+        socketAddresses[key] = address
+        return address
     }
 
     private func failed(_ transaction: TransactionKey?) {
@@ -339,7 +366,9 @@ final class DatagramHandler: ChannelInboundHandler {
         // What the datagrams of one read batch (up to maxMessagesPerRead) make the proxy send leaves in one
         // go when the batch ends.
         engine.inReadBatch = true
-        engine.received(Array(envelope.data.readableBytesView), on: flow)
+        engine.incoming.removeAll(keepingCapacity: true)
+        engine.incoming.append(contentsOf: envelope.data.readableBytesView)
+        engine.received(engine.incoming, on: flow)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
