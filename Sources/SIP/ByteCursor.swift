@@ -181,32 +181,15 @@ func listSeparator(in value: Substring) -> String.Index? {
 /// quoted strings and angle brackets, trimming whitespace around each element. Empty elements are kept
 /// so that a strict parser can reject them.
 func splitHeaderList(_ value: String) -> [Substring] {
+    // A separator is only found outside quotes and angle brackets, so scanning each element
+    // afresh from the one before sees the same separators as one scan of the whole value.
     var elements: [Substring] = []
-    var start = value.utf8.startIndex
-    var inQuotes = false
-    var inAngle = false
-    var escaped = false
-    var index = value.utf8.startIndex
-    let utf8 = value.utf8
-    while index != utf8.endIndex {
-        let byte = utf8[index]
-        if escaped {
-            escaped = false
-        } else if inQuotes {
-            if byte == 0x5C { escaped = true } else if byte == 0x22 { inQuotes = false }
-        } else if byte == 0x22 {
-            inQuotes = true
-        } else if byte == 0x3C {
-            inAngle = true
-        } else if byte == 0x3E {
-            inAngle = false
-        } else if byte == 0x2C, !inAngle {
-            elements.append(trimmed(value[start..<index]))
-            start = utf8.index(after: index)
-        }
-        index = utf8.index(after: index)
+    var rest = value[...]
+    while let comma = listSeparator(in: rest) {
+        elements.append(trimmed(rest[..<comma]))
+        rest = rest[rest.utf8.index(after: comma)...]
     }
-    elements.append(trimmed(value[start..<utf8.endIndex]))
+    elements.append(trimmed(rest))
     return elements
 }
 
