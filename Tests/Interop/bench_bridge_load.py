@@ -573,6 +573,20 @@ class LightPanel(asyncio.DatagramProtocol):
         }
 
 
+def stdin_commands(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str]:
+    """The coordinator's commands to a worker, a line each on its standard input; "q" when it
+    closes (the coordinator is gone)."""
+    commands: asyncio.Queue[str] = asyncio.Queue()
+
+    def read_stdin():
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(commands.put_nowait, line.strip())
+        loop.call_soon_threadsafe(commands.put_nowait, "q")
+
+    threading.Thread(target=read_stdin, daemon=True).start()
+    return commands
+
+
 class LightWorker:
     """One process of light panels on one asyncio loop; commands on stdin, JSON on stdout."""
 
@@ -591,14 +605,7 @@ class LightWorker:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        commands: asyncio.Queue[str] = asyncio.Queue()
-
-        def read_stdin():
-            for line in sys.stdin:
-                loop.call_soon_threadsafe(commands.put_nowait, line.strip())
-            loop.call_soon_threadsafe(commands.put_nowait, "q")
-
-        threading.Thread(target=read_stdin, daemon=True).start()
+        commands = stdin_commands(loop)
         semaphore = asyncio.Semaphore(self.concurrency)
         failures: list[str] = []
 
@@ -671,14 +678,7 @@ async def aiortc_worker(url: str, tokens: list[str]) -> None:
     StunProtocol.send_data = counted_send
     StunProtocol.datagram_received = counted_receive
     loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[str] = asyncio.Queue()
-
-    def read_stdin():
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(commands.put_nowait, line.strip())
-        loop.call_soon_threadsafe(commands.put_nowait, "q")
-
-    threading.Thread(target=read_stdin, daemon=True).start()
+    commands = stdin_commands(loop)
     panels, failures = [], []
     for token in tokens:
         panel = Panel(url, token, 1000)
