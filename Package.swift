@@ -112,11 +112,11 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        /// `stagedoor-sip`'s workload: the NIO driver (UDP, TCP, TLS, WS, WSS) around the SIPProxy core.
+        /// `stagedoor-sip`'s workload: the driver around the SIPProxy core (UDP on DatagramIO, TCP, TLS, WS, WSS on NIO).
         .target(
             name: "SIPService",
             dependencies: [
-                "SIPProxy", "SIP", "Configuration", "Control", "DaemonSupport",
+                "SIPProxy", "SIP", "Configuration", "Control", "DaemonSupport", "DatagramIO", "STUN",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,20 +1,34 @@
+import DatagramIO
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
 import SIP
 import SIPProxy
+import STUN
 
 /// The IO side of the proxy: owns the pure `EdgeProxy` and every socket, and turns the core's actions
-/// into writes. Everything runs on one event loop (`loop`); every method must be called on it, which is
-/// what makes the unchecked `Sendable` sound.
-final class ProxyEngine: @unchecked Sendable {
-    let loop: EventLoop
+/// into sends.
+///
+/// The core and the UDP listeners live on one `DatagramLoop` thread (`plane`): datagrams are read with
+/// recvmmsg(2) into the loop's buffers and what a batch makes the proxy send leaves with sendmmsg(2) when
+/// the batch is done, with no allocation or promise per datagram, and the 10 ms tick that feeds the core
+/// the time is the loop's timerfd. Stream connections (TCP, TLS, WS, WSS) stay on NIO (`streams`): their
+/// handlers hand whole messages to the plane, and the plane writes to their channels, which NIO carries
+/// over to the channel's loop. Every method below must be called on the plane's thread unless it says
+/// otherwise; that is what makes the unchecked `Sendable` sound.
+final class ProxyEngine: DatagramReceiver, @unchecked Sendable {
+    /// The core's thread, which also reads and writes the UDP listeners.
+    let plane: DatagramLoop
+    /// NIO's loop for stream connections and the connections the proxy opens to trunks.
+    let streams: EventLoop
     let logger: Logger
     var proxy: EdgeProxy
-    /// Bound UDP sockets by listener index.
-    var datagramChannels: [Int: Channel] = [:]
+    /// Bound UDP sockets by listener index, and listener indices by socket.
+    private(set) var datagramSockets: [Int: DatagramSocket] = [:]
+    private var listenerOfSocket: [DatagramSocket: Int] = [:]
     /// Open stream connections by number.
     var connections: [UInt64: Connection] = [:]
     /// Connections by (transport, remote address), so a request for a trunk reuses one (RFC 5923-style).
@@ -22,8 +36,9 @@ final class ProxyEngine: @unchecked Sendable {
     /// Outgoing connections still being set up, with what waits to be sent on them.
     var pendingConnects: [RemoteKey: [(bytes: [UInt8], transaction: TransactionKey?)]] = [:]
     var tlsClientContext: NIOSSLContext?
-    private var nextConnection: UInt64 = 1
-    private var timer: RepeatedTask?
+    /// Connection numbers, taken on the streams' loop when a connection opens.
+    private let connectionNumbers = NIOLockedValueBox<UInt64>(0)
+    private var ticking = false
 
     struct Connection {
         var channel: Channel
@@ -37,80 +52,133 @@ final class ProxyEngine: @unchecked Sendable {
         var port: UInt16
     }
 
-    init(loop: EventLoop, proxy: EdgeProxy, logger: Logger) {
-        self.loop = loop
+    /// The core's timers are at least T1/2 (250 ms) apart and coarse, so a 10 ms tick is plenty.
+    static let tickInterval: UInt64 = 10_000_000
+
+    init(plane: DatagramLoop, streams: EventLoop, proxy: EdgeProxy, logger: Logger) {
+        self.plane = plane
+        self.streams = streams
         self.proxy = proxy
         self.logger = logger
     }
 
     static func now() -> TransactionInstant {
-        TransactionInstant(nanoseconds: NIODeadline.now().uptimeNanoseconds)
+        TransactionInstant(nanoseconds: DatagramLoop.monotonicNanoseconds())
     }
 
-    /// Drives the core's timers: transaction timers are at least T1/2... coarse, so a 10 ms tick is plenty.
-    func startTicking() {
-        loop.preconditionInEventLoop()
-        timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { [self] _ in
-            let now = Self.now()
-            // Never inside a read batch here; should a batch have ended without channelReadComplete, what it
-            // queued leaves now.
-            inReadBatch = false
-            flushDatagrams()
-            if let deadline = proxy.nextDeadline, deadline <= now {
-                perform(proxy.handleTimeout(now: now))
-            }
-            for event in proxy.drainEvents() {
-                switch event {
-                case .trunkState(let id, let server, let state):
-                    let level: Logger.Level = state == .down ? .warning : .notice
-                    logger.log(
-                        level: level, "trunk server \(state.rawValue)",
-                        metadata: [
-                            "trunk": "\(id)", "server": "\(server.transport.rawValue) \(server.host):\(server.port)",
-                        ])
-                case .sourceBanned(let host):
-                    logger.warning("source banned for exceeding its request rate", metadata: ["source": "\(host)"])
-                }
-            }
+    /// Binds listener `index`'s UDP socket on the plane; nil when it is bound, else why not.
+    func openDatagramListener(_ index: Int, host: String, port: Int) -> String? {
+        guard let port = UInt16(exactly: port), let address = TransportAddress(text: host, port: port) else {
+            return "\(host) is not an IP address"
         }
+        let socket = DatagramSocket.listener(address)
+        // SO_REUSEADDR as stagedoor-turn does: a restarted proxy binds while its predecessor is still
+        // closing (the supervisor's lock keeps two stacks from sharing a runtime directory).
+        guard plane.open(socket, at: address, options: DatagramSocketOptions(reuseAddress: true)) else {
+            return "cannot bind \(address)"
+        }
+        datagramSockets[index] = socket
+        listenerOfSocket[socket] = index
+        return nil
+    }
+
+    /// Starts feeding the core the time.
+    func startTicking() {
+        ticking = true
     }
 
     func stop() {
-        timer?.cancel()
+        ticking = false
         for connection in connections.values { connection.channel.close(promise: nil) }
-        for channel in datagramChannels.values { channel.close(promise: nil) }
+        for socket in datagramSockets.values { plane.close(socket) }
+        datagramSockets.removeAll()
+        listenerOfSocket.removeAll()
     }
 
     // MARK: - From the network
+
+    /// One UDP datagram, one SIP message (RFC 3261 §18.1.1). What the proxy sends in answer is queued
+    /// in the plane and leaves with the rest of the batch.
+    func datagram(_ payload: UnsafeRawBufferPointer, from source: TransportAddress, on socket: DatagramSocket) {
+        guard let listener = listenerOfSocket[socket] else { return }
+        let flow = Flow(
+            listener: listener, transport: .udp, remote: PeerAddress(host: hostText(source), port: source.port))
+        incoming.removeAll(keepingCapacity: true)
+        incoming.append(contentsOf: payload)
+        received(incoming, on: flow)
+    }
+
+    func tick() {
+        guard ticking else { return }
+        let now = Self.now()
+        if let deadline = proxy.nextDeadline, deadline <= now {
+            perform(proxy.handleTimeout(now: now))
+        }
+        for event in proxy.drainEvents() {
+            switch event {
+            case .trunkState(let id, let server, let state):
+                let level: Logger.Level = state == .down ? .warning : .notice
+                logger.log(
+                    level: level, "trunk server \(state.rawValue)",
+                    metadata: [
+                        "trunk": "\(id)", "server": "\(server.transport.rawValue) \(server.host):\(server.port)",
+                    ])
+            case .sourceBanned(let host):
+                logger.warning("source banned for exceeding its request rate", metadata: ["source": "\(host)"])
+            }
+        }
+    }
 
     func received(_ bytes: [UInt8], on flow: Flow) {
         perform(proxy.receive(bytes, on: flow, now: Self.now()))
     }
 
-    /// Registers a stream connection; false when the source is over its connection limit.
-    func opened(_ channel: Channel, transport: SIPTransport, listener: Int, isWebSocket: Bool) -> Flow? {
+    /// A whole message from a stream connection. Any thread: the message goes over to the plane, unless
+    /// its connection was refused meanwhile.
+    func deliver(_ bytes: [UInt8], on flow: Flow) {
+        plane.execute { [self] in
+            guard connections[flow.connection] != nil else { return }
+            received(bytes, on: flow)
+        }
+    }
+
+    /// A stream connection opened, on the streams' loop: its flow, which the plane registers next (in
+    /// order before anything the connection delivers). Nil when the channel has no peer address;
+    /// `refuse` runs (on the plane) when the source is over its connection limit, and must close it.
+    func opened(
+        _ channel: Channel, transport: SIPTransport, listener: Int, isWebSocket: Bool,
+        refuse: @escaping @Sendable () -> Void
+    ) -> Flow? {
         guard let remote = channel.remoteAddress, let host = remote.ipAddress, let port = remote.port else {
             return nil
         }
-        let id = nextConnection
-        nextConnection += 1
+        let id = connectionNumbers.withLockedValue { number in
+            number += 1
+            return number
+        }
         let flow = Flow(
             listener: listener, transport: transport, remote: PeerAddress(host: host, port: UInt16(port)),
             connection: id)
-        guard proxy.flowOpened(flow) else {
-            logger.notice("connection refused: too many from this source", metadata: ["source": "\(host)"])
-            return nil
+        plane.execute { [self] in
+            guard proxy.flowOpened(flow) else {
+                logger.notice("connection refused: too many from this source", metadata: ["source": "\(host)"])
+                refuse()
+                return
+            }
+            connections[id] = Connection(channel: channel, flow: flow, isWebSocket: isWebSocket)
+            connectionsByRemote[RemoteKey(transport: transport, host: host, port: UInt16(port))] = id
         }
-        connections[id] = Connection(channel: channel, flow: flow, isWebSocket: isWebSocket)
-        connectionsByRemote[RemoteKey(transport: transport, host: host, port: UInt16(port))] = id
         return flow
     }
 
+    /// A stream connection closed. Any thread.
     func closed(_ flow: Flow) {
-        guard connections.removeValue(forKey: flow.connection) != nil else { return }
-        let key = RemoteKey(transport: flow.transport, host: flow.remote.host, port: flow.remote.port)
-        if connectionsByRemote[key] == flow.connection { connectionsByRemote[key] = nil }
-        proxy.flowClosed(flow)
+        plane.execute { [self] in
+            guard connections.removeValue(forKey: flow.connection) != nil else { return }
+            let key = RemoteKey(transport: flow.transport, host: flow.remote.host, port: flow.remote.port)
+            if connectionsByRemote[key] == flow.connection { connectionsByRemote[key] = nil }
+            proxy.flowClosed(flow)
+        }
     }
 
     // MARK: - To the network
@@ -118,29 +186,17 @@ final class ProxyEngine: @unchecked Sendable {
     func perform(_ actions: [ProxyAction]) {
         for action in actions {
             guard case .send(let message, let destination, let transaction) = action else { continue }
-            // Serialized into one reused array; the send copies it into a buffer of the channel's.
+            // Serialized into one reused array; the send copies it into a send slot or a buffer.
             outgoing.removeAll(keepingCapacity: true)
             message.serialize(into: &outgoing)
             send(outgoing, to: destination, transaction: transaction)
         }
-        if !inReadBatch { flushDatagrams() }
     }
 
     /// Scratch space for serializing outgoing messages, kept between messages.
     private var outgoing: [UInt8] = []
     /// Scratch space for incoming datagrams, kept between datagrams.
-    var incoming: [UInt8] = []
-
-    /// Datagram listeners with writes not yet flushed.
-    private var unflushed: Set<Int> = []
-    /// Set while a UDP read batch is being handled: its datagrams go out together (sendmmsg) at its end.
-    var inReadBatch = false
-
-    /// Sends what the datagram listeners have queued: one sendmmsg(2) per listener and batch.
-    func flushDatagrams() {
-        for listener in unflushed { datagramChannels[listener]?.flush() }
-        unflushed.removeAll(keepingCapacity: true)
-    }
+    private var incoming: [UInt8] = []
 
     private func send(_ bytes: [UInt8], to destination: Destination, transaction: TransactionKey?) {
         switch destination {
@@ -187,47 +243,52 @@ final class ProxyEngine: @unchecked Sendable {
     private func sendDatagram(
         _ bytes: [UInt8], listener: Int, host: String, port: UInt16, transaction: TransactionKey?
     ) {
-        guard let index = datagramChannels[listener] != nil ? listener : datagramChannels.keys.first,
-            let channel = datagramChannels[index], let address = socketAddress(host: host, port: port)
+        guard let socket = datagramSockets[listener] ?? datagramSockets.values.first,
+            let address = transportAddress(host: host, port: port)
         else {
             failed(transaction)
             return
         }
-        var buffer = channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        // A promise only when a client transaction waits on the outcome (§17.1.4); the flush comes later.
-        var promise: EventLoopPromise<Void>?
-        if let transaction {
-            promise = loop.makePromise(of: Void.self)
-            promise?.futureResult.whenFailure { [self] _ in failed(transaction) }
-        }
-        channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: promise)
-        unflushed.insert(index)
+        bytes.withUnsafeBytes { plane.send(from: socket, to: address, payload: $0) }
     }
 
     /// Datagram destinations by address text: the same few peers (trunks, clients in a dialog) recur, and
     /// parsing the text for every datagram costs more than the look-up.
-    private var socketAddresses: [AddressKey: SocketAddress] = [:]
+    private var transportAddresses: [AddressKey: TransportAddress] = [:]
+    /// Source addresses as text, the other way round, for the same reason.
+    private var hostTexts: [TransportAddress: String] = [:]
 
     private struct AddressKey: Hashable {
         var host: String
         var port: UInt16
     }
 
-    private func socketAddress(host: String, port: UInt16) -> SocketAddress? {
+    private func transportAddress(host: String, port: UInt16) -> TransportAddress? {
         let key = AddressKey(host: host, port: port)
-        if let address = socketAddresses[key] { return address }
-        guard let address = try? SocketAddress(ipAddress: host, port: Int(port)) else { return nil }
+        if let address = transportAddresses[key] { return address }
+        // A bracketed IPv6 reference (from a Via or URI) names the same address.
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        guard let address = TransportAddress(text: bare, port: port) else { return nil }
         // Bounded: forgotten all at once when full, then learnt again.
-        if socketAddresses.count >= 4096 { socketAddresses.removeAll(keepingCapacity: true) }
-        socketAddresses[key] = address
+        if transportAddresses.count >= 4096 { transportAddresses.removeAll(keepingCapacity: true) }
+        transportAddresses[key] = address
         return address
+    }
+
+    private func hostText(_ source: TransportAddress) -> String {
+        var key = source
+        key.port = 0
+        if let text = hostTexts[key] { return text }
+        let text = key.addressText
+        if hostTexts.count >= 4096 { hostTexts.removeAll(keepingCapacity: true) }
+        hostTexts[key] = text
+        return text
     }
 
     private func failed(_ transaction: TransactionKey?) {
         guard let transaction else { return }
         // Report on the next loop turn: the core may be in the middle of producing actions.
-        loop.execute { [self] in
+        plane.execute { [self] in
             perform(proxy.sendFailed(transaction: transaction, now: Self.now()))
         }
     }
@@ -246,7 +307,8 @@ final class ProxyEngine: @unchecked Sendable {
         }
         let framerLimits = StreamFramer.Limits(maxMessageSize: proxy.configuration.maxMessageSize)
         let host = key.host
-        ClientBootstrap(group: loop)
+        let streams = self.streams
+        ClientBootstrap(group: streams)
             .connectTimeout(.seconds(5))
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -261,9 +323,11 @@ final class ProxyEngine: @unchecked Sendable {
             }
             .connect(host: host, port: Int(key.port))
             .whenComplete { [self] result in
-                // The connect promise succeeds just before channelActive registers the connection:
-                // look it up on the next loop turn.
-                loop.execute { [self] in connected(key, host: host, result: result) }
+                // The connect promise succeeds just before channelActive hands the connection to the
+                // plane: go over on the streams' next loop turn, so that the plane has it first.
+                streams.execute { [self] in
+                    plane.execute { [self] in connected(key, host: host, result: result) }
+                }
             }
     }
 
@@ -305,7 +369,11 @@ final class StreamConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        guard let flow = engine.opened(context.channel, transport: transport, listener: listener, isWebSocket: false)
+        let channel = context.channel
+        guard
+            let flow = engine.opened(
+                channel, transport: transport, listener: listener, isWebSocket: false,
+                refuse: { channel.close(promise: nil) })
         else {
             context.close(promise: nil)
             return
@@ -328,7 +396,7 @@ final class StreamConnectionHandler: ChannelInboundHandler {
             while let output = try framer.next() {
                 switch output {
                 case .message(let bytes):
-                    engine.received(bytes, on: flow)
+                    engine.deliver(bytes, on: flow)
                 case .keepAlivePing:
                     var pong = context.channel.allocator.buffer(capacity: 2)
                     pong.writeString("\r\n")
@@ -344,40 +412,5 @@ final class StreamConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
-    }
-}
-
-/// Receives UDP datagrams on one listener; each is one SIP message (RFC 3261 §18.1.1).
-final class DatagramHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    private let engine: ProxyEngine
-    private let listener: Int
-
-    init(engine: ProxyEngine, listener: Int) {
-        self.engine = engine
-        self.listener = listener
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        guard let host = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port else { return }
-        let flow = Flow(listener: listener, transport: .udp, remote: PeerAddress(host: host, port: UInt16(port)))
-        // What the datagrams of one read batch (up to maxMessagesPerRead) make the proxy send leaves in one
-        // go when the batch ends.
-        engine.inReadBatch = true
-        engine.incoming.removeAll(keepingCapacity: true)
-        engine.incoming.append(contentsOf: envelope.data.readableBytesView)
-        engine.received(engine.incoming, on: flow)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        engine.inReadBatch = false
-        engine.flushDatagrams()
-        context.fireChannelReadComplete()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // ICMP port unreachable and the like: UDP carries on.
     }
 }

@@ -1,6 +1,7 @@
 import Configuration
 import Control
 import DaemonSupport
+import DatagramIO
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
@@ -12,13 +13,14 @@ import SIPProxy
 import ServiceLifecycle
 
 /// `stagedoor-sip`'s workload: binds the SIP listeners (UDP, TCP, TLS, WS, WSS), runs the edge proxy
-/// core on one event loop with a 10 ms tick feeding it the time, and applies reloads (trunks, limits,
+/// core on one thread with a 10 ms tick feeding it the time (see ProxyEngine), and applies reloads (trunks, limits,
 /// origins, certificates) without dropping transactions or connections.
 ///
 /// A final class with locks rather than an actor: a Swift 6.3 miscompile crashed daemons whose generic
 /// workload was an actor (see TURNRelayService).
 public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
+    private let plane: DatagramLoop
     private let engine: ProxyEngine
     private let configuration: NIOLockedValueBox<StagedoorConfiguration>
     private let logger: Logger
@@ -37,10 +39,14 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
         self.logger = logger
         tls = NIOLockedValueBox(try Self.tlsServerContext(configuration.sip))
         origins = NIOLockedValueBox(configuration.sip.webSocket.allowedOrigins)
-        // One loop: the proxy core is a value owned by it, so no lock is taken per message.
+        // One thread for the proxy core and the UDP listeners (the core is a value owned by it, so no lock
+        // is taken per message), one for the stream connections.
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        plane = try DatagramLoop(tickInterval: ProxyEngine.tickInterval)
         let proxy = EdgeProxy(configuration: Self.proxyConfiguration(configuration.sip, secret: tokenSecret))
-        engine = ProxyEngine(loop: group.next(), proxy: proxy, logger: logger)
+        engine = ProxyEngine(plane: plane, streams: group.next(), proxy: proxy, logger: logger)
+        plane.receiver = engine
+        plane.start()
         var client = TLSConfiguration.makeClientConfiguration()
         // Trunks are LAN media servers, usually with self-signed certificates; verification of their
         // certificates against a configured CA is still to come.
@@ -49,6 +55,7 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
     }
 
     deinit {
+        plane.stop()
         try? group.syncShutdownGracefully()
     }
 
@@ -64,28 +71,15 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
             let engine = self.engine
             switch listener.transport {
             case .udp:
-                // SO_REUSEADDR as stagedoor-turn does: a restarted proxy binds while its predecessor is
-                // still closing (the supervisor's lock keeps two stacks from sharing a runtime directory).
-                let channel = try await DatagramBootstrap(group: group)
-                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                    // Room for bursts (a registration storm after a network blip) and several datagrams
-                    // per wake-up.
-                    .channelOption(.socketOption(.so_rcvbuf), value: 1 << 21)
-                    .channelOption(.maxMessagesPerRead, value: 16)
-                    // A datagram is one whole message (§18.1.1) of up to 65 535 bytes; NIO's default receive
-                    // buffer for datagrams is 2 KiB and cuts longer ones short without a word (RFC 4475's
-                    // longreq arrived as a 2048-byte fragment). Buffers are pooled, so this is no allocation
-                    // per datagram.
-                    .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(
-                                DatagramHandler(engine: engine, listener: index))
-                        }
-                    }
-                    .bind(host: listener.address, port: listener.port).get()
-                try await engine.loop.submit { engine.datagramChannels[index] = channel }.get()
-                channels.append(channel)
+                // Read and written on the plane (see ProxyEngine), with a 4 MiB receive buffer for
+                // bursts (a registration storm after a network blip) and 64 KiB slots, so that no
+                // datagram is cut short (RFC 4475's longreq is over 2 KiB).
+                let address = listener.address
+                let port = listener.port
+                let refusal = await engine.plane.submit {
+                    engine.openDatagramListener(index, host: address, port: port)
+                }
+                if let refusal { throw SIPServiceError.cannotBind(refusal) }
             case .tcp, .tls:
                 let tls = self.tls
                 let channel = try await ServerBootstrap(group: group)
@@ -134,19 +128,18 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
                 metadata: ["listener": "\(listener.transport.rawValue) \(listener.address):\(listener.port)"])
         }
         let engine = self.engine
-        try await engine.loop.submit { engine.startTicking() }.get()
+        await engine.plane.submit { engine.startTicking() }
         ready.withLockedValue { $0 = true }
         try? await gracefulShutdown()
-        try? await engine.loop.submit { engine.stop() }.get()
+        await engine.plane.submit { engine.stop() }
         for channel in channels { try? await channel.close() }
     }
 
     public func statusDetails() async -> JSONValue {
         let engine = self.engine
-        let facts = try? await engine.loop.submit {
+        let (snapshot, connectionTransports) = await engine.plane.submit {
             (engine.proxy.snapshot(now: ProxyEngine.now()), engine.connections.values.map(\.flow.transport))
-        }.get()
-        guard let (snapshot, connectionTransports) = facts else { return [:] }
+        }
         var byTransport: [String: JSONValue] = [:]
         for transport in SIPTransport.allCases where transport != .udp {
             byTransport[transport.rawValue] = JSONValue(connectionTransports.filter { $0 == transport }.count)
@@ -193,7 +186,7 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
         sip.listeners = self.configuration.withLockedValue { $0 }.sip.listeners
         let proxyConfiguration = Self.proxyConfiguration(sip, secret: tokenSecret)
         let engine = self.engine
-        try await engine.loop.submit { engine.proxy.update(proxyConfiguration) }.get()
+        await engine.plane.submit { engine.proxy.update(proxyConfiguration) }
         tls.withLockedValue { $0 = context }
         origins.withLockedValue { $0 = configuration.sip.webSocket.allowedOrigins }
         let old = self.configuration.withLockedValue { current in
@@ -254,10 +247,12 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
 
 enum SIPServiceError: Error, CustomStringConvertible {
     case noCertificate
+    case cannotBind(String)
 
     var description: String {
         switch self {
         case .noCertificate: "a TLS or WSS listener has no certificate"
+        case .cannotBind(let why): "a UDP listener: \(why)"
         }
     }
 }

@@ -92,7 +92,17 @@ final class WebSocketSIPHandler: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        guard let flow = engine.opened(context.channel, transport: transport, listener: listener, isWebSocket: true)
+        let loop = context.eventLoop
+        let refusal = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        let refuse: @Sendable () -> Void = {
+            loop.execute {
+                let (handler, context) = refusal.value
+                handler.close(context, code: .policyViolation)
+            }
+        }
+        guard
+            let flow = engine.opened(
+                context.channel, transport: transport, listener: listener, isWebSocket: true, refuse: refuse)
         else {
             close(context, code: .policyViolation)
             return
@@ -145,7 +155,7 @@ final class WebSocketSIPHandler: ChannelInboundHandler {
             if frame.fin, let flow {
                 let message = pending
                 pending = []
-                engine.received(message, on: flow)
+                engine.deliver(message, on: flow)
             }
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
