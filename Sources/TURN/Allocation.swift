@@ -1,11 +1,16 @@
 import STUN
 
-/// One allocation (RFC 8656 §2.2): a relayed transport address bound to a client's 5-tuple,
-/// with its permissions (§9) and channel bindings (§12).
+/// One allocation (RFC 8656 §2.2): one relayed transport address, or two of different
+/// families (a dual allocation, §7.2 step 9), bound to a client's 5-tuple, with its permissions
+/// (§9) and channel bindings (§12).
 public struct Allocation: Sendable {
     public let fiveTuple: FiveTuple
-    /// The address the relay socket is bound to.
-    public let relayed: TransportAddress
+    /// The address the relay socket is bound to; in a dual allocation, the IPv4 one (the first
+    /// XOR-RELAYED-ADDRESS of the Allocate success).
+    public internal(set) var relayed: TransportAddress
+    /// The second relayed address of a dual allocation (ADDITIONAL-ADDRESS-FAMILY, RFC 8656
+    /// §18.11): the IPv6 one. Nil for an allocation of one family.
+    public internal(set) var additionalRelayed: TransportAddress?
     public let username: String
     /// The long-term key the client authenticated with; later requests must use the same.
     let key: [UInt8]
@@ -22,6 +27,20 @@ public struct Allocation: Sendable {
 
     public var permissionCount: Int { permissions.count }
     public var channelCount: Int { channelsByNumber.count }
+
+    /// Every relayed address, `relayed` first. (Allocates: for the control path.)
+    public var relayedAddresses: [TransportAddress] {
+        additionalRelayed.map { [relayed, $0] } ?? [relayed]
+    }
+
+    /// The relayed address that talks to peers of `family`, nil when the allocation has none of
+    /// that family: a permission, channel or Send toward such a peer is a 443 (RFC 8656 §10.2,
+    /// §12.2) or dropped (§11.2). Allocates nothing; the data path asks it per datagram.
+    public func relayed(for family: TransportAddress.Family) -> TransportAddress? {
+        if relayed.family == family { return relayed }
+        if let additionalRelayed, additionalRelayed.family == family { return additionalRelayed }
+        return nil
+    }
 
     func hasPermission(for peer: TransportAddress, now: ContinuousClock.Instant) -> Bool {
         guard let permission = permissions[peer.host] else { return false }
@@ -46,10 +65,18 @@ struct ChannelBinding: Sendable {
 /// Where the core gets relayed transport addresses: the driver binds real sockets in the
 /// configured port range; tests hand out fake ones.
 public protocol RelayAddressProvider {
+    /// Whether the server relays `family` at all: when it does not, an Allocate for it is a 440
+    /// (Address Family not Supported), not a 508 (RFC 8656 §7.2 step 7, §18.12).
+    func serves(_ family: TransportAddress.Family) -> Bool
     /// A fresh relayed address of `family`, or nil when none is free (→ 508). With
     /// `reserveNext` the port is even and the next one is bound too, and returned as `reserved`
     /// (RFC 8656 §7.2, EVEN-PORT with the R bit: RTP on the even port, RTCP on the next).
     mutating func open(family: TransportAddress.Family, evenPort: Bool, reserveNext: Bool)
         -> (relayed: TransportAddress, reserved: TransportAddress?)?
     mutating func close(_ relayed: TransportAddress)
+}
+
+extension RelayAddressProvider {
+    /// A provider that cannot tell serves every family: a failure to open is then a 508.
+    public func serves(_ family: TransportAddress.Family) -> Bool { true }
 }

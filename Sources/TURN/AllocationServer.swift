@@ -114,6 +114,12 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     public func allocation(for tuple: FiveTuple) -> Allocation? { allocations[tuple] }
 
+    /// Allocations holding two relayed addresses (RFC 8656 §7.2 step 9); each counts once in
+    /// `allocationCount` and in the quotas.
+    public var dualAllocationCount: Int {
+        allocations.values.reduce(0) { $0 + ($1.additionalRelayed == nil ? 0 : 1) }
+    }
+
     public var allocationsByTransport: [ClientTransport: Int] {
         allocations.keys.reduce(into: [:]) { $0[$1.transport, default: 0] += 1 }
     }
@@ -338,16 +344,16 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         }
         let token = message.reservationToken
         let evenPort = message.evenPort
-        // RESERVATION-TOKEN excludes EVEN-PORT and the address-family attributes (§7.2 step 6-7).
-        if token != nil, evenPort != nil || message.requestedAddressFamily != nil {
+        let additional = message.additionalAddressFamily
+        // RESERVATION-TOKEN excludes EVEN-PORT and the address-family attributes (§7.2 step 5),
+        // and one Allocate does not ask for its family twice (step 6).
+        if token != nil, evenPort != nil || message.requestedAddressFamily != nil || additional != nil {
             return failure(request, .badRequest)
         }
-        let family = message.requestedAddressFamily ?? .ipv4
-        if message.additionalAddressFamily != nil,
-            message.requestedAddressFamily != nil
-        {
-            return failure(request, .badRequest)
-        }
+        if additional != nil, message.requestedAddressFamily != nil { return failure(request, .badRequest) }
+        // A reserved next port is defined for one relayed address, not a pair (§7.2 step 8); the
+        // additional family can only be IPv6, IPv4 being the one every Allocate gets (step 9).
+        if additional != nil, evenPort == true || additional == .ipv4 { return failure(request, .badRequest) }
         guard allocationsPerUser[quotaKey(request.username), default: 0] < settings.maximumAllocationsPerUser,
             allocations.count < settings.maximumAllocations
         else {
@@ -355,6 +361,8 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             return failure(request, .allocationQuotaReached)
         }
         let relayed: TransportAddress
+        var additionalRelayed: TransportAddress?
+        var addressErrors: [STUNAttribute] = []
         var reserved: (token: [UInt8], address: TransportAddress)?
         if let token {
             guard let reservation = reservations.removeValue(forKey: token) else {
@@ -365,42 +373,82 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
                 return failure(request, .insufficientCapacity)
             }
             relayed = reservation.relayed
-        } else {
-            guard
-                let opened = relays.open(family: family, evenPort: evenPort != nil, reserveNext: evenPort == true)
-            else {
-                return failure(request, family == .ipv6 ? .addressFamilyNotSupported : .insufficientCapacity)
+        } else if additional == .ipv6 {
+            // Dual allocation (§7.2 step 9): one relayed address of each family. A family that
+            // cannot be had is named in ADDRESS-ERROR-CODE (§18.12) and the other one stands
+            // alone; only when neither can be had does the Allocate fail.
+            switch (openRelay(.ipv4, evenPort: evenPort != nil), openRelay(.ipv6, evenPort: evenPort != nil)) {
+            case (.opened(let ipv4, _), .opened(let ipv6, _)):
+                relayed = ipv4
+                additionalRelayed = ipv6
+            case (.opened(let ipv4, _), .failed(let error)):
+                relayed = ipv4
+                addressErrors = [.addressErrorCode(family: .ipv6, error: error)]
+            case (.failed(let error), .opened(let ipv6, _)):
+                relayed = ipv6
+                addressErrors = [.addressErrorCode(family: .ipv4, error: error)]
+            case (.failed(let ipv4Error), .failed(let ipv6Error)):
+                let capacity = ipv4Error == .insufficientCapacity || ipv6Error == .insufficientCapacity
+                return failure(request, capacity ? .insufficientCapacity : .addressFamilyNotSupported)
             }
-            relayed = opened.relayed
-            if let next = opened.reserved {
-                var bytes = [UInt8](repeating: 0, count: 8)
-                var generator = SystemRandomNumberGenerator()
-                for index in bytes.indices { bytes[index] = generator.next() }
-                reserved = (bytes, next)
+        } else {
+            switch openRelay(
+                message.requestedAddressFamily ?? .ipv4, evenPort: evenPort != nil, reserveNext: evenPort == true)
+            {
+            case .failed(let error):
+                return failure(request, error)
+            case .opened(let address, let next):
+                relayed = address
+                if let next {
+                    var bytes = [UInt8](repeating: 0, count: 8)
+                    var generator = SystemRandomNumberGenerator()
+                    for index in bytes.indices { bytes[index] = generator.next() }
+                    reserved = (bytes, next)
+                }
             }
         }
         let lifetime = grantedLifetime(message)
-        var attributes: [STUNAttribute] = [
-            .xorRelayedAddress(advertised(relayed)), .lifetime(lifetime), .xorMappedAddress(request.tuple.client),
-        ]
+        var attributes: [STUNAttribute] = [.xorRelayedAddress(advertised(relayed))]
+        if let additionalRelayed { attributes.append(.xorRelayedAddress(advertised(additionalRelayed))) }
+        attributes += [.lifetime(lifetime), .xorMappedAddress(request.tuple.client)]
         if let reserved {
             attributes.append(.reservationToken(reserved.token))
             reservations[reserved.token] = (reserved.address, request.now.monotonic + Self.reservationLifetime)
         }
-        if message.additionalAddressFamily == .ipv6 {
-            // Dual allocation (RFC 8656 §7.2 step 2) is not offered: the IPv4 one stands alone.
-            attributes.append(.addressErrorCode(family: .ipv6, error: .addressFamilyNotSupported))
-        }
+        attributes += addressErrors
         let response = success(request, attributes)
-        allocations[request.tuple] = Allocation(
-            fiveTuple: request.tuple, relayed: relayed, username: request.username, key: request.key,
-            expiry: request.now.monotonic + .seconds(Int64(lifetime)), allocateTransaction: message.transactionID,
-            allocateResponse: response, bandwidth: Self.bucket(bytesPerSecond: settings.bandwidthPerAllocation))
+        let allocation = Allocation(
+            fiveTuple: request.tuple, relayed: relayed, additionalRelayed: additionalRelayed,
+            username: request.username, key: request.key, expiry: request.now.monotonic + .seconds(Int64(lifetime)),
+            allocateTransaction: message.transactionID, allocateResponse: response,
+            bandwidth: Self.bucket(bytesPerSecond: settings.bandwidthPerAllocation))
+        allocations[request.tuple] = allocation
         tupleByRelay[relayed] = request.tuple
+        if let additionalRelayed { tupleByRelay[additionalRelayed] = request.tuple }
         allocationsPerUser[quotaKey(request.username), default: 0] += 1
         counters.allocationsCreated += 1
-        record(.allocated(request.tuple, relayed: relayed, username: request.username, lifetime: lifetime))
+        record(
+            .allocated(
+                request.tuple, relayed: allocation.relayedAddresses, username: request.username, lifetime: lifetime))
         return response
+    }
+
+    /// A relay socket opened, or why none could be.
+    private enum RelayOpening {
+        case opened(TransportAddress, reserved: TransportAddress?)
+        case failed(STUNErrorCode)
+    }
+
+    /// A relayed address of `family`: 440 when the server relays no such family, 508 when it
+    /// does but none is free (RFC 8656 §7.2 step 7, §18.12).
+    private mutating func openRelay(_ family: TransportAddress.Family, evenPort: Bool, reserveNext: Bool = false)
+        -> RelayOpening
+    {
+        guard relays.serves(family) else { return .failed(.addressFamilyNotSupported) }
+        guard let opened = relays.open(family: family, evenPort: evenPort, reserveNext: reserveNext) else {
+            return .failed(.insufficientCapacity)
+        }
+        return .opened(opened.relayed, reserved: opened.reserved)
     }
 
     /// RFC 8656 §7.2: the client's LIFETIME capped at the maximum, and never below the default.
@@ -436,20 +484,48 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     private mutating func refresh(_ request: RequestContext) -> [UInt8] {
         guard var allocation = allocations[request.tuple] else { return failure(request, .allocationMismatch) }
         guard allocation.username == request.username else { return failure(request, .wrongCredentials) }
-        if let family = request.message.requestedAddressFamily,
-            family != allocation.relayed.family
-        {
+        // RFC 8656 §8.2: REQUESTED-ADDRESS-FAMILY names a family the allocation holds (443
+        // otherwise); in a dual allocation, a zero LIFETIME with it deletes that family's
+        // relayed address alone, with its permissions and channels, and leaves the other (§8.1).
+        let family = request.message.requestedAddressFamily
+        if let family, allocation.relayed(for: family) == nil {
             return failure(request, .peerAddressFamilyMismatch)
         }
         let requested = request.message.lifetime
         if requested == 0 {
-            remove(request.tuple, reason: .refreshedToZero)
+            if let family, allocation.additionalRelayed != nil {
+                releaseFamily(family, of: &allocation)
+                allocations[request.tuple] = allocation
+            } else {
+                remove(request.tuple, reason: .refreshedToZero)
+            }
             return success(request, [.lifetime(0)])
         }
+        // One lifetime for the allocation: refreshing either family of a dual allocation
+        // refreshes both.
         let lifetime = grantedLifetime(request.message)
         allocation.expiry = request.now.monotonic + .seconds(Int64(lifetime))
         allocations[request.tuple] = allocation
         return success(request, [.lifetime(lifetime)])
+    }
+
+    /// Closes the `family` relayed address of a dual allocation, and forgets the permissions
+    /// and channels toward peers of that family (RFC 8656 §8.1); the other address stays.
+    private mutating func releaseFamily(_ family: TransportAddress.Family, of allocation: inout Allocation) {
+        guard let second = allocation.additionalRelayed else { return }
+        let gone = family == allocation.relayed.family ? allocation.relayed : second
+        allocation.relayed = family == allocation.relayed.family ? second : allocation.relayed
+        allocation.additionalRelayed = nil
+        // A permission is keyed by the peer's IP alone: 4 bytes for IPv4, 16 for IPv6.
+        let hostLength: UInt8 = family == .ipv4 ? 4 : 16
+        allocation.permissions = allocation.permissions.filter { $0.key.count != hostLength }
+        for (number, binding) in allocation.channelsByNumber where binding.peer.family == family {
+            allocation.channelsByNumber[number] = nil
+            allocation.channelsByPeer[binding.peer] = nil
+        }
+        tupleByRelay[gone] = nil
+        relays.close(gone)
+        record(.released(allocation.fiveTuple, relayed: [gone], reason: .refreshedToZero))
     }
 
     // MARK: CreatePermission (RFC 8656 §10)
@@ -461,7 +537,10 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         guard !peers.isEmpty else { return failure(request, .badRequest) }
         var accesses: [PeerAccess] = []
         for peer in peers {
-            guard peer.family == allocation.relayed.family else { return failure(request, .peerAddressFamilyMismatch) }
+            // §10.2: a peer of a family the allocation has no relayed address for.
+            guard allocation.relayed(for: peer.family) != nil else {
+                return failure(request, .peerAddressFamilyMismatch)
+            }
             guard let access = access(peer) else { return failure(request, .forbidden) }
             accesses.append(access)
         }
@@ -486,7 +565,8 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             ChannelData.numbers.contains(number),
             let peer = request.message.xorPeerAddress
         else { return failure(request, .badRequest) }
-        guard peer.family == allocation.relayed.family else { return failure(request, .peerAddressFamilyMismatch) }
+        // §12.2: the channel's traffic goes out of the relayed address of the peer's family.
+        guard allocation.relayed(for: peer.family) != nil else { return failure(request, .peerAddressFamilyMismatch) }
         // A channel is bound to one peer and a peer to one channel, until it expires (§11.2).
         if let bound = allocation.channelsByNumber[number], bound.peer != peer { return failure(request, .badRequest) }
         if let other = allocation.channelsByPeer[peer], other != number { return failure(request, .badRequest) }
@@ -510,16 +590,18 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     // MARK: Send indication (RFC 8656 §11.2)
 
     private mutating func send(_ message: STUNMessage, from tuple: FiveTuple, now: Moment) -> Outcome {
+        // A peer of a family the allocation has no relayed address for is dropped (§11.2).
         guard let allocation = allocations[tuple],
             let peer = message.xorPeerAddress,
             let payload = message.data,
+            let relayed = allocation.relayed(for: peer.family),
             canReach(allocation, peer, now: now.monotonic)
         else {
             counters.dropped += 1
             return .ignore
         }
         guard admit(payload.count, tuple: tuple, now: now.monotonic) else { return .ignore }
-        return .relay(from: allocation.relayed, to: localRelay(for: peer), payload: payload)
+        return .relay(from: relayed, to: localRelay(for: peer), payload: payload)
     }
 
     // MARK: Data path
@@ -548,6 +630,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             return .drop
         case .relay(let peer, let payload):
             guard let index = allocations.index(forKey: tuple),
+                let relayed = Self.relayed(&allocations.values[index], for: peer.family),
                 let access = Self.peerAccess(&allocations.values[index], peer: peer, now: now),
                 !access.relayOnly || tupleByRelay[localRelay(for: peer)] != nil
             else {
@@ -555,7 +638,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
                 return .drop
             }
             guard admit(payload.count, at: index, now: now) else { return .drop }
-            return .relay(relayed: allocations.values[index].relayed, peer: localRelay(for: peer), payload: payload)
+            return .relay(relayed: relayed, peer: localRelay(for: peer), payload: payload)
         }
     }
 
@@ -579,9 +662,17 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         -> (relayed: TransportAddress, peer: TransportAddress, relayOnly: Bool)?
     {
         guard let binding = allocation.channelsByNumber[channel], binding.expiry > now,
-            let permission = allocation.permissions[binding.peer.host], permission.expiry > now
+            let permission = allocation.permissions[binding.peer.host], permission.expiry > now,
+            let relayed = allocation.relayed(for: binding.peer.family)
         else { return nil }
-        return (allocation.relayed, binding.peer, permission.relayOnly)
+        return (relayed, binding.peer, permission.relayOnly)
+    }
+
+    /// The relayed address of `allocation` for peers of `family`; read in place, like `channelHop`.
+    private static func relayed(_ allocation: inout Allocation, for family: TransportAddress.Family)
+        -> TransportAddress?
+    {
+        allocation.relayed(for: family)
     }
 
     /// How a datagram from a peer reaches the client (RFC 8656 §11.3, §12.6).
@@ -597,7 +688,10 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         to relayed: TransportAddress, from source: TransportAddress, length: Int, now: ContinuousClock.Instant
     ) -> PeerRoute {
         let peer = settings.externalAddress == nil ? source : clientView(of: source)
-        guard let tuple = tupleByRelay[relayed], let index = allocations.index(forKey: tuple),
+        // A relay socket carries peers of its own family only: in a dual allocation, a
+        // permission of one family never opens the other family's socket.
+        guard source.family == relayed.family, let tuple = tupleByRelay[relayed],
+            let index = allocations.index(forKey: tuple),
             let access = Self.peerAccess(&allocations.values[index], peer: peer, now: now),
             !access.relayOnly || tupleByRelay[localRelay(for: peer)] != nil,
             admit(length, at: index, now: now)
@@ -647,6 +741,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         for (tuple, allocation) in allocations {
             if allocation.expiry <= now {
                 closed.append(allocation.relayed)
+                if let second = allocation.additionalRelayed { closed.append(second) }
                 remove(tuple, reason: .expired)
                 continue
             }
@@ -669,17 +764,20 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     }
 
     /// The client's connection is gone (TCP/TLS): its allocation goes with it (RFC 8656 §3.1).
-    public mutating func connectionClosed(_ tuple: FiveTuple) -> TransportAddress? {
-        guard let allocation = allocations[tuple] else { return nil }
+    /// Returns the relayed addresses closed (none when there was no allocation).
+    public mutating func connectionClosed(_ tuple: FiveTuple) -> [TransportAddress] {
+        guard let allocation = allocations[tuple] else { return [] }
         remove(tuple, reason: .connectionClosed)
-        return allocation.relayed
+        return allocation.relayedAddresses
     }
 
     private mutating func remove(_ tuple: FiveTuple, reason: TURNEvent.Release) {
         guard let allocation = allocations.removeValue(forKey: tuple) else { return }
-        record(.released(tuple, relayed: allocation.relayed, reason: reason))
-        tupleByRelay[allocation.relayed] = nil
-        relays.close(allocation.relayed)
+        record(.released(tuple, relayed: allocation.relayedAddresses, reason: reason))
+        for relayed in allocation.relayedAddresses {
+            tupleByRelay[relayed] = nil
+            relays.close(relayed)
+        }
         let key = quotaKey(allocation.username)
         let remaining = allocationsPerUser[key, default: 1] - 1
         allocationsPerUser[key] = remaining > 0 ? remaining : nil
@@ -745,8 +843,10 @@ public enum TURNEvent: Sendable, Equatable {
         case connectionClosed = "connection closed"
     }
 
-    case allocated(FiveTuple, relayed: TransportAddress, username: String, lifetime: UInt32)
-    case released(FiveTuple, relayed: TransportAddress, reason: Release)
+    /// `relayed` holds one address, or two for a dual allocation (IPv4 first).
+    case allocated(FiveTuple, relayed: [TransportAddress], username: String, lifetime: UInt32)
+    /// The relayed addresses closed: the allocation's, or one family's of a dual allocation.
+    case released(FiveTuple, relayed: [TransportAddress], reason: Release)
     case authenticationFailed(FiveTuple, username: String)
     /// A CreatePermission or ChannelBind toward a peer the policy refuses (403).
     case peerDenied(TransportAddress)

@@ -25,6 +25,12 @@ final class RelaySocketPool: RelayAddressProvider {
 
     var openCount: Int { open.count }
 
+    /// A family is served when the configuration gives it a bind address (`relay.address`,
+    /// `relay.ipv6_address`).
+    func serves(_ family: TransportAddress.Family) -> Bool {
+        bindAddresses[family] != nil
+    }
+
     func open(family: TransportAddress.Family, evenPort: Bool, reserveNext: Bool)
         -> (relayed: TransportAddress, reserved: TransportAddress?)?
     {

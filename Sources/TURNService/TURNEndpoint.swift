@@ -121,19 +121,27 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
                 logger.info(
                     "allocation created",
                     metadata: [
-                        "client": "\(tuple)", "relayed": "\(relayed)", "user": "\(username)",
+                        "client": "\(tuple)", "relayed": "\(Self.list(relayed))", "user": "\(username)",
                         "lifetime_s": "\(lifetime)",
                     ])
             case .released(let tuple, let relayed, let reason):
                 logger.info(
                     "allocation released",
-                    metadata: ["client": "\(tuple)", "relayed": "\(relayed)", "reason": "\(reason.rawValue)"])
+                    metadata: [
+                        "client": "\(tuple)", "relayed": "\(Self.list(relayed))", "reason": "\(reason.rawValue)",
+                    ])
             case .authenticationFailed(let tuple, let username):
                 logger.warning("authentication failed", metadata: ["client": "\(tuple)", "user": "\(username)"])
             case .peerDenied(let peer):
                 logger.warning("peer denied by policy", metadata: ["peer": "\(peer)"])
             }
         }
+    }
+
+    /// Relayed addresses as one log value: `127.0.0.1:35000` or, for a dual allocation,
+    /// `127.0.0.1:35000 [::1]:35001`.
+    private static func list(_ addresses: [TransportAddress]) -> String {
+        addresses.map(\.description).joined(separator: " ")
     }
 
     // MARK: From peers
@@ -199,6 +207,8 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
 
     struct Snapshot: Sendable {
         var allocations: Int
+        /// Of `allocations`, those with an IPv4 and an IPv6 relayed address.
+        var dualAllocations: Int
         var byTransport: [ClientTransport: Int]
         var users: Int
         var counters: TURNCounters
@@ -210,7 +220,8 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
         var traffic = traffic
         traffic.dropped += loop.sendFailures
         return Snapshot(
-            allocations: core.allocationCount, byTransport: core.allocationsByTransport, users: core.usernames.count,
+            allocations: core.allocationCount, dualAllocations: core.dualAllocationCount,
+            byTransport: core.allocationsByTransport, users: core.usernames.count,
             counters: core.counters, traffic: traffic, relaySockets: pool.openCount)
     }
 

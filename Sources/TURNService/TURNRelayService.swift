@@ -95,6 +95,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         record(snapshot)
         return [
             "allocations": JSONValue(snapshot.allocations),
+            "dual_allocations": JSONValue(snapshot.dualAllocations),
             "allocations_by_transport": .object(
                 Dictionary(uniqueKeysWithValues: snapshot.byTransport.map { ($0.key.rawValue, JSONValue($0.value)) })),
             "users": JSONValue(snapshot.users),

@@ -441,7 +441,7 @@ struct AllocationServerTests {
     }
 
     @Test func ipv4RelaysExhaustedIs508() throws {
-        var server = Fixture.server(relays: FakeRelays(families: []))
+        var server = Fixture.server(relays: FakeRelays(full: [.ipv4]))
         var alice = Fixture.alice()
         #expect(try alice.allocate(on: &server).code == 508)
     }
@@ -1041,12 +1041,12 @@ struct AllocationServerTests {
         try bob.allocated(on: &server)
         #expect(server.allocationsByTransport == [.tcp: 1, .udp: 1])
 
-        #expect(server.connectionClosed(alice.tuple) == relayed)
+        #expect(server.connectionClosed(alice.tuple) == [relayed])
         #expect(server.allocationCount == 1)
         #expect(server.allocationsByTransport == [.udp: 1])
         #expect(server.relays.closed == [relayed])
         #expect(server.usernames == ["bob"])
-        #expect(server.connectionClosed(alice.tuple) == nil)
+        #expect(server.connectionClosed(alice.tuple).isEmpty)
         #expect(server.relays.closed == [relayed])
     }
 
@@ -1323,7 +1323,7 @@ extension AllocationServerTests {
         let events = server.drainEvents()
         #expect(
             events.contains {
-                if case .allocated(_, relayed, "alice", 600) = $0 { true } else { false }
+                if case .allocated(_, [relayed], "alice", 600) = $0 { true } else { false }
             })
         #expect(events.contains(.authenticationFailed(Addresses.tuple(40_005), username: "bob")))
         #expect(events.contains(.peerDenied(testAddress("10.9.8.7", 1))))

@@ -58,15 +58,22 @@ enum Addresses {
 // MARK: - Relay provider
 
 /// Hands out 127.0.0.1 (or ::1) ports from 50000 upward, honouring `evenPort` and
-/// `reserveNext`, and records what it opened and closed.
+/// `reserveNext`, and records what it opened and closed. `families` are the families served;
+/// of those, `full` ones have no port free.
 struct FakeRelays: RelayAddressProvider {
     var nextPort: UInt16 = 50_000
     var families: Set<TransportAddress.Family> = [.ipv4]
+    var full: Set<TransportAddress.Family> = []
     private(set) var opened: [TransportAddress] = []
     private(set) var closed: [TransportAddress] = []
 
-    init(families: Set<TransportAddress.Family> = [.ipv4]) {
+    init(families: Set<TransportAddress.Family> = [.ipv4], full: Set<TransportAddress.Family> = []) {
         self.families = families
+        self.full = full
+    }
+
+    func serves(_ family: TransportAddress.Family) -> Bool {
+        families.contains(family)
     }
 
     static func relay(_ port: UInt16, family: TransportAddress.Family = .ipv4) -> TransportAddress {
@@ -76,7 +83,7 @@ struct FakeRelays: RelayAddressProvider {
     mutating func open(family: TransportAddress.Family, evenPort: Bool, reserveNext: Bool)
         -> (relayed: TransportAddress, reserved: TransportAddress?)?
     {
-        guard families.contains(family) else { return nil }
+        guard families.contains(family), !full.contains(family) else { return nil }
         if evenPort || reserveNext, !nextPort.isMultiple(of: 2) { nextPort += 1 }
         let relayed = Self.relay(nextPort, family: family)
         nextPort += 1

@@ -152,24 +152,34 @@ enum Framing {
 
 // MARK: - The TURN server
 
-/// A relay provider without sockets: loopback ports from 50000 upward.
+/// A relay provider without sockets: loopback ports (127.0.0.1 and ::1) from 50000 upward. Both
+/// families are served, so inputs reach IPv6 and dual allocations (RFC 8656 §7.2 step 9).
 struct FuzzRelays: RelayAddressProvider {
     var nextPort: UInt16 = 50_000
     var opened: [TransportAddress] = []
 
+    func serves(_ family: TransportAddress.Family) -> Bool { true }
+
     mutating func open(family: TransportAddress.Family, evenPort: Bool, reserveNext: Bool)
         -> (relayed: TransportAddress, reserved: TransportAddress?)?
     {
-        guard family == .ipv4, nextPort < 60_000 else { return nil }
+        guard nextPort < 60_000 else { return nil }
         if evenPort || reserveNext, !nextPort.isMultiple(of: 2) { nextPort += 1 }
-        let relayed = TransportAddress(ipv4: (127, 0, 0, 1), port: nextPort)
+        let relayed = Self.loopback(family, port: nextPort)
         nextPort += 1
         opened.append(relayed)
         guard reserveNext else { return (relayed, nil) }
-        let reserved = TransportAddress(ipv4: (127, 0, 0, 1), port: nextPort)
+        let reserved = Self.loopback(family, port: nextPort)
         nextPort += 1
         opened.append(reserved)
         return (relayed, reserved)
+    }
+
+    static func loopback(_ family: TransportAddress.Family, port: UInt16) -> TransportAddress {
+        switch family {
+        case .ipv4: TransportAddress(ipv4: (127, 0, 0, 1), port: port)
+        case .ipv6: TransportAddress(family: .ipv6, host: IPHost([UInt8](repeating: 0, count: 15) + [1]), port: port)
+        }
     }
 
     mutating func close(_ relayed: TransportAddress) {}
