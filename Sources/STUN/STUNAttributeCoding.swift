@@ -214,7 +214,7 @@ extension STUNAttribute {
         case STUNAttributeType.requestedAddressFamily:
             guard reader.count == 4, let family = TransportAddress.Family(rawValue: reader[0]) else { throw malformed }
             return .requestedAddressFamily(family)
-        case STUNAttributeType.additionalAddressFamily:
+        case STUNAttributeType.additionalAddressFamily, STUNAttributeType.additionalAddressFamilyDraft:
             guard reader.count == 4, let family = TransportAddress.Family(rawValue: reader[0]) else { throw malformed }
             return .additionalAddressFamily(family)
         case STUNAttributeType.evenPort:

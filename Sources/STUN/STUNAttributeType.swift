@@ -60,6 +60,10 @@ public enum STUNAttributeType {
     public static let additionalAddressFamily: UInt16 = 0x8000
     /// ADDRESS-ERROR-CODE (RFC 8656 §18.12).
     public static let addressErrorCode: UInt16 = 0x8001
+    /// ADDITIONAL-ADDRESS-FAMILY as the dual-allocation draft numbered it, before RFC 8656 took
+    /// 0x8000, and as coturn and its `turnutils_uclient -Z` still send it: read as the same
+    /// attribute, so coturn's clients get dual allocations too (never written; unregistered).
+    public static let additionalAddressFamilyDraft: UInt16 = 0x8032
     /// PASSWORD-ALGORITHMS (RFC 8489 §14.11).
     public static let passwordAlgorithms: UInt16 = 0x8002
     /// SOFTWARE (RFC 8489 §14.14).
@@ -83,7 +87,8 @@ public enum STUNAttributeType {
         mappedAddress, username, messageIntegrity, errorCode, unknownAttributes, channelNumber, lifetime,
         xorPeerAddress, data, realm, nonce, xorRelayedAddress, requestedAddressFamily, evenPort,
         requestedTransport, dontFragment, messageIntegritySHA256, passwordAlgorithm, userhash, xorMappedAddress,
-        reservationToken, priority, useCandidate, additionalAddressFamily, addressErrorCode, passwordAlgorithms,
+        reservationToken, priority, useCandidate, additionalAddressFamily, additionalAddressFamilyDraft,
+        addressErrorCode, passwordAlgorithms,
         software, alternateServer, fingerprint, iceControlled, iceControlling,
     ]
 }

@@ -128,6 +128,17 @@ struct AttributeRoundTripTests {
             Array(address.encode()[20..<28]) == [0x80, 0x01, 0x00, 0x20, 0x02, 0x00, 0x04, 40])
     }
 
+    @Test("ADDITIONAL-ADDRESS-FAMILY under the draft number coturn sends (0x8032) reads as RFC 8656's 0x8000")
+    func draftAdditionalAddressFamily() throws {
+        let body =
+            attributeBytes(type: 0x0019, value: [17, 0, 0, 0])
+            + attributeBytes(type: 0x8032, value: [0x02, 0, 0, 0])
+        let parsed = try STUNCodec.decode(stunBytes(type: 0x0003, body: body))
+        #expect(parsed.message.additionalAddressFamily == .ipv6)
+        // Written back under the RFC's number.
+        #expect(Array(parsed.message.encode()[28..<30]) == [0x80, 0x00])
+    }
+
     @Test("Error code constants carry the RFC reason phrases")
     func errorCodeConstants() {
         let expected: [(STUNErrorCode, Int, String)] = [

@@ -123,6 +123,8 @@ struct TURNInteropTests {
         ["-u", "alice", "-w", "wonderland-42", "-y", "-t"],
         // IPv6 relayed addresses (RFC 6156), client to client through ::1.
         ["-u", "alice", "-w", "wonderland-42", "-y", "-x"],
+        // Dual allocation (RFC 8656 §7.2; coturn sends ADDITIONAL-ADDRESS-FAMILY under its draft number).
+        ["-u", "alice", "-w", "wonderland-42", "-Z"],
     ])
     func coturnClientRelaysWithoutLoss(_ flags: [String]) throws {
         let stack = try Self.makeStack()
@@ -133,6 +135,13 @@ struct TURNInteropTests {
         #expect(run.lost == 0, "\(run.output)")
         // Every message the client sent came back from the echo peer through the relay.
         #expect((run.sent ?? 0) >= 40 && run.received == run.sent, "\(run.output)")
+        if flags.contains("-Z") {
+            // Each allocation got both families: an IPv4 and an IPv6 (::1) relayed address.
+            let log = try String(contentsOfFile: stack.runtimeDirectory + "/supervisor.log", encoding: .utf8)
+            let created = log.split(separator: "\n").filter { $0.contains("allocation created") }
+            #expect(
+                !created.isEmpty && created.allSatisfy { $0.contains("127.0.0.1:") && $0.contains("::1") }, "\(log)")
+        }
         #expect(try Self.turnCounter(stack, "allocations_created").map { $0 >= 1 } == true)
         #expect(try Self.turnCounter(stack, "packets_to_peers").map { $0 > 0 } == true)
         #expect(try stack.cli(["stop"]).status == 0)
