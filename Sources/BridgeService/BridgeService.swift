@@ -4,6 +4,7 @@ import DaemonSupport
 import DatagramIO
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -346,6 +347,13 @@ public final class BridgeService: DaemonWorkload, @unchecked Sendable {
             "ports": .array(ports.map { .string($0) }),
             "fingerprint": .string(certificate.fingerprint.description),
         ]
+    }
+
+    /// Gauges of the sessions and open matrix ports, for the `metrics` method.
+    public func recordMetrics() async {
+        let (sessionCount, portCount) = lock.withLock { (sessions.count, portLinks.count) }
+        Gauge(label: "stagedoor_bridge_sessions").record(sessionCount)
+        Gauge(label: "stagedoor_bridge_ports").record(portCount)
     }
 
     /// Reload: panels, origins, session limits, TURN links, and ports. A port that is new opens;

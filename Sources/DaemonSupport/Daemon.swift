@@ -14,6 +14,13 @@ public protocol DaemonWorkload: Service {
     func statusDetails() async -> JSONValue
     /// Applies a new, already validated configuration, keeping what it does not change.
     func apply(_ configuration: StagedoorConfiguration) async throws
+    /// Brings the workload's own figures (counters, gauges) into swift-metrics; called just before
+    /// the `metrics` method reads them, so a scrape never sees figures older than itself.
+    func recordMetrics() async
+}
+
+extension DaemonWorkload {
+    public func recordMetrics() async {}
 }
 
 /// Runs a daemon: configuration, logging, metrics, the control socket, signals, and the
@@ -123,6 +130,7 @@ actor DaemonState {
                 await group?.triggerGracefulShutdown()
             }
         case "metrics":
+            await workload.recordMetrics()
             return ControlReply(["text": .string(Observability.exposition())])
         default:
             throw ControlFailure.methodNotFound(request.method, available: ["status", "reload", "stop", "metrics"])

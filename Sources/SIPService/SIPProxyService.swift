@@ -31,6 +31,7 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
     /// The flow-token key: random per process. Flows (connections) do not outlive the process, so tokens
     /// need not either; UDP clients re-register after a restart.
     private let tokenSecret: [UInt8]
+    private let mirror = CounterMirror()
 
     public init(configuration: StagedoorConfiguration, logger: Logger) throws {
         var generator = SystemRandomNumberGenerator()
@@ -177,6 +178,37 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
                 "local_responses": .object(Dictionary(uniqueKeysWithValues: local)),
             ],
         ]
+    }
+
+    /// Mirrors the core's counters, its transactions and flows, and each trunk server's state into
+    /// swift-metrics (the `metrics` method's Prometheus text).
+    public func recordMetrics() async {
+        let engine = self.engine
+        let (snapshot, connections) = await engine.plane.submit {
+            (engine.proxy.snapshot(now: ProxyEngine.now()), engine.connections.count)
+        }
+        let counters = snapshot.counters
+        let series: [(String, Int)] = [
+            ("requests_received", counters.requestsReceived), ("responses_received", counters.responsesReceived),
+            ("requests_forwarded", counters.requestsForwarded), ("responses_forwarded", counters.responsesForwarded),
+            ("retransmissions_absorbed", counters.retransmissionsAbsorbed), ("malformed", counters.malformed),
+            ("dropped", counters.dropped), ("relay_refused", counters.relayRefused),
+            ("failovers", counters.failovers), ("rate_limited", counters.rateLimited),
+            ("connections_refused", counters.connectionsRefused),
+        ]
+        for (name, count) in series { mirror.record("stagedoor_sip_\(name)_total", count) }
+        for (code, count) in counters.localResponses {
+            mirror.record("stagedoor_sip_local_responses_total", dimensions: [("code", String(code))], count)
+        }
+        Gauge(label: "stagedoor_sip_server_transactions").record(snapshot.serverTransactions)
+        Gauge(label: "stagedoor_sip_client_transactions").record(snapshot.clientTransactions)
+        Gauge(label: "stagedoor_sip_flows").record(snapshot.flows)
+        Gauge(label: "stagedoor_sip_connections").record(connections)
+        for trunk in snapshot.trunks {
+            let server = "\(trunk.server.transport.rawValue):\(trunk.server.host):\(trunk.server.port)"
+            Gauge(label: "stagedoor_sip_trunk_server_up", dimensions: [("trunk", trunk.group), ("server", server)])
+                .record(trunk.state == .up ? 1 : 0)
+        }
     }
 
     public func apply(_ configuration: StagedoorConfiguration) async throws {

@@ -20,8 +20,7 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
     private let ready = NIOLockedValueBox(false)
     /// The TLS context new `turns:` connections use; replaced when a reload brings new certificates.
     private let tls: NIOLockedValueBox<NIOSSLContext?>
-    private var lastCounters = TURNCounters()
-    private var lastTraffic = RelayTraffic()
+    private let mirror = CounterMirror()
 
     public init(configuration: StagedoorConfiguration, logger: Logger) throws {
         let turn = configuration.turn
@@ -119,25 +118,24 @@ public final class TURNRelayService: DaemonWorkload, @unchecked Sendable {
         ]
     }
 
+    public func recordMetrics() async {
+        record(await endpoint.loop.submit { [endpoint] in endpoint.snapshot() })
+    }
+
     /// Mirrors the core's counters into swift-metrics (the `metrics` method's Prometheus text).
     private func record(_ snapshot: TURNEndpoint.Snapshot) {
         let counters = snapshot.counters
-        let pairs: [(String, Int, Int)] = [
-            ("stagedoor_turn_allocations_created_total", counters.allocationsCreated, lastCounters.allocationsCreated),
-            ("stagedoor_turn_auth_failures_total", counters.authFailures, lastCounters.authFailures),
-            ("stagedoor_turn_denied_peers_total", counters.deniedPeers, lastCounters.deniedPeers),
-            (
-                "stagedoor_turn_relayed_packets_total",
-                snapshot.traffic.toPeers.packets + snapshot.traffic.toClients.packets,
-                lastTraffic.toPeers.packets + lastTraffic.toClients.packets
-            ),
-        ]
-        for (label, now, before) in pairs where now > before {
-            Counter(label: label).increment(by: now - before)
-        }
+        mirror.record("stagedoor_turn_allocations_created_total", counters.allocationsCreated)
+        mirror.record("stagedoor_turn_auth_failures_total", counters.authFailures)
+        mirror.record("stagedoor_turn_denied_peers_total", counters.deniedPeers)
+        mirror.record(
+            "stagedoor_turn_relayed_packets_total",
+            snapshot.traffic.toPeers.packets + snapshot.traffic.toClients.packets)
+        mirror.record(
+            "stagedoor_turn_relayed_bytes_total", snapshot.traffic.toPeers.bytes + snapshot.traffic.toClients.bytes)
+        mirror.record("stagedoor_turn_dropped_total", snapshot.traffic.dropped + snapshot.counters.dropped)
         Gauge(label: "stagedoor_turn_allocations").record(snapshot.allocations)
-        lastCounters = counters
-        lastTraffic = snapshot.traffic
+        Gauge(label: "stagedoor_turn_dual_allocations").record(snapshot.dualAllocations)
     }
 
     public func apply(_ configuration: StagedoorConfiguration) async throws {

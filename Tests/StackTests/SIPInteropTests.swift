@@ -138,6 +138,16 @@ struct SIPInteropTests {
         return ((answer.first?["result"] as? [String: Any])?["details"] as? [String: Any]) ?? [:]
     }
 
+    /// The value of the Prometheus series `series` (name with its labels, as printed) in the `metrics`
+    /// text of sip.sock.
+    static func sipMetric(_ stack: StackHarness, _ series: String) throws -> Double? {
+        let answer = try ControlSocketTests.exchange(
+            stack.runtimeDirectory + "/sip.sock", [#"{"jsonrpc":"2.0","id":1,"method":"metrics"}"#])
+        let text = ((answer.first?["result"] as? [String: Any])?["text"] as? String) ?? ""
+        let line = text.split(separator: "\n").first { $0.hasPrefix(series + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
     static func sipCounter(_ stack: StackHarness, _ name: String) throws -> Int? {
         let answer = try ControlSocketTests.exchange(
             stack.runtimeDirectory + "/sip.sock", [#"{"jsonrpc":"2.0","id":1,"method":"status"}"#])

@@ -106,6 +106,13 @@ struct SIPTrunkProbingTests {
         let downAfter = Self.waitForState(stack, Self.serverA, "down")
         #expect(downAfter.map { $0 < 3 } == true, "A marked down after \(String(describing: downAfter)) s")
         #expect(Self.trunkState(stack, Self.serverB) == "up")
+        // The metrics say so too, per trunk server, and count what went through.
+        let udp = "udp:%@:\(SIPInteropTests.trunkPort)"
+        let upA = #"stagedoor_sip_trunk_server_up{trunk="media",server="\#(String(format: udp, Self.serverA))"}"#
+        let upB = #"stagedoor_sip_trunk_server_up{trunk="media",server="\#(String(format: udp, Self.serverB))"}"#
+        #expect(try SIPInteropTests.sipMetric(stack, upA) == 0)
+        #expect(try SIPInteropTests.sipMetric(stack, upB) == 1)
+        #expect(try SIPInteropTests.sipMetric(stack, "stagedoor_sip_requests_forwarded_total").map { $0 >= 3 } == true)
         // New calls go to B, and none fails.
         #expect(try Self.placeCalls(stack, count: 3) == 0, "\(SIPInteropTests.sippLogs(stack))")
         #expect(Self.invites(stack, "serverB") == 3)
