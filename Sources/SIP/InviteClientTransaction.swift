@@ -19,7 +19,9 @@ public struct InviteClientTransaction: Hashable, Sendable {
     }
 
     public private(set) var state: State = .calling
-    public let request: SIPRequest
+    /// The INVITE; its header fields and body are released once a final response has arrived (the
+    /// ACK for a non-2xx is built first).
+    public private(set) var request: SIPRequest
     /// Reliable transports (TCP, TLS, SCTP, WebSocket) do not retransmit and set timer D to zero (§17.1.1.2).
     public let isReliable: Bool
     public let timers: TransactionTimers
@@ -73,12 +75,14 @@ public struct InviteClientTransaction: Hashable, Sendable {
             timerSet.cancelAll()
             if code.isSuccess {
                 state = .accepted
+                releaseRequest()
                 timerSet.start(.m, at: now + timers.transactionTimeout)
                 return [.deliverResponse(response)]
             }
             let ack = request.makeAck(for: response)
             self.ack = ack
             state = .completed
+            releaseRequest()
             if isReliable { return terminate(with: [.deliverResponse(response), .sendRequest(ack)]) }
             timerSet.start(.d, at: now + timers.timerD)
             return [.deliverResponse(response), .sendRequest(ack)]
@@ -119,6 +123,14 @@ public struct InviteClientTransaction: Hashable, Sendable {
             }
         }
         return actions
+    }
+
+    /// Drops the request's header fields and body, keeping its request line, once the transaction no
+    /// longer needs them: over UDP a transaction lingers after its final response (timer M is 64·T1,
+    /// 32 s), and the headers of the requests it carried are most of a proxy's memory.
+    private mutating func releaseRequest() {
+        request.headers = SIPHeaders()
+        request.body = []
     }
 
     private mutating func terminate(with actions: [TransactionAction]) -> [TransactionAction] {

@@ -18,7 +18,8 @@ public struct InviteServerTransaction: Hashable, Sendable {
     }
 
     public private(set) var state: State = .proceeding
-    public let request: SIPRequest
+    /// The INVITE; its header fields and body are released once a final response is sent.
+    public private(set) var request: SIPRequest
     public let isReliable: Bool
     public let timers: TransactionTimers
     /// Whether `start` sends 100 Trying at once (§17.2.1 requires it within 200 ms unless the TU answers; a
@@ -92,8 +93,11 @@ public struct InviteServerTransaction: Hashable, Sendable {
         case .proceeding:
             lastResponse = response
             if code.isProvisional { return [.sendResponse(response)] }
+            releaseRequest()
             if code.isSuccess {
+                // RFC 6026 §7.1: in Accepted the TU, not the transaction, sends 2xx retransmissions.
                 state = .accepted
+                lastResponse = nil
                 timerSet.start(.l, at: now + timers.transactionTimeout)
                 return [.sendResponse(response)]
             }
@@ -126,6 +130,14 @@ public struct InviteServerTransaction: Hashable, Sendable {
             }
         }
         return actions
+    }
+
+    /// Drops the request's header fields and body, keeping its request line, once the transaction no
+    /// longer needs them: over UDP a transaction lingers 64·T1 (32 s) after its final response, and
+    /// the headers of the requests it carried are most of a proxy's memory.
+    private mutating func releaseRequest() {
+        request.headers = SIPHeaders()
+        request.body = []
     }
 
     private mutating func terminate(with actions: [TransactionAction]) -> [TransactionAction] {

@@ -14,7 +14,8 @@ public struct NonInviteClientTransaction: Hashable, Sendable {
     }
 
     public private(set) var state: State = .trying
-    public let request: SIPRequest
+    /// The request; its header fields and body are released once a final response has arrived.
+    public private(set) var request: SIPRequest
     public let isReliable: Bool
     public let timers: TransactionTimers
     private var timerSet = TimerSet()
@@ -48,6 +49,7 @@ public struct NonInviteClientTransaction: Hashable, Sendable {
                 return [.deliverResponse(response)]
             }
             state = .completed
+            releaseRequest()
             timerSet.cancelAll()
             if isReliable { return terminate(with: [.deliverResponse(response)]) }
             timerSet.start(.k, at: now + timers.t4)
@@ -76,6 +78,14 @@ public struct NonInviteClientTransaction: Hashable, Sendable {
             }
         }
         return actions
+    }
+
+    /// Drops the request's header fields and body, keeping its request line, once the transaction no
+    /// longer needs them: over UDP a transaction lingers after its final response (timer K, T4), and
+    /// the headers of the requests it carried are most of a proxy's memory.
+    private mutating func releaseRequest() {
+        request.headers = SIPHeaders()
+        request.body = []
     }
 
     private mutating func terminate(with actions: [TransactionAction]) -> [TransactionAction] {

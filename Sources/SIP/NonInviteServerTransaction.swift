@@ -17,7 +17,8 @@ public struct NonInviteServerTransaction: Hashable, Sendable {
     }
 
     public private(set) var state: State = .trying
-    public let request: SIPRequest
+    /// The request; its header fields and body are released once the final response is sent.
+    public private(set) var request: SIPRequest
     public let isReliable: Bool
     public let timers: TransactionTimers
     public private(set) var lastResponse: SIPResponse?
@@ -51,6 +52,7 @@ public struct NonInviteServerTransaction: Hashable, Sendable {
                 return [.sendResponse(response)]
             }
             state = .completed
+            releaseRequest()
             if isReliable {
                 state = .terminated
                 return [.sendResponse(response), .terminated]
@@ -58,6 +60,14 @@ public struct NonInviteServerTransaction: Hashable, Sendable {
             timerSet.start(.j, at: now + timers.transactionTimeout)
             return [.sendResponse(response)]
         }
+    }
+
+    /// Drops the request's header fields and body, keeping its request line, once the transaction no
+    /// longer needs them: over UDP a transaction lingers 64·T1 (32 s) after its final response, and
+    /// the headers of the requests it carried are most of a proxy's memory.
+    private mutating func releaseRequest() {
+        request.headers = SIPHeaders()
+        request.body = []
     }
 
     public mutating func handleTimeout(now: TransactionInstant) -> [TransactionAction] {

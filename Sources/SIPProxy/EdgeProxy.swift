@@ -311,6 +311,7 @@ public struct EdgeProxy: Sendable {
         counters.localResponses[status.rawValue, default: 0] += 1
         entry.finalSent = entry.finalSent || status.isFinal
         let result = entry.transaction.handle(respond: response, now: now)
+        if entry.finalSent { entry.release() }
         servers[key] = entry
         return processServer(result, key: key, now: now)
     }
@@ -656,7 +657,13 @@ public struct EdgeProxy: Sendable {
     private mutating func forwardUpstream(
         _ response: SIPResponse, serverKey: TransactionKey, now: TransactionInstant
     ) -> [ProxyAction] {
-        guard let result = servers.modify(serverKey, { $0.transaction.handle(respond: response, now: now) })
+        guard
+            let result = servers.modify(
+                serverKey,
+                { entry in
+                    defer { if entry.finalSent { entry.release() } }
+                    return entry.transaction.handle(respond: response, now: now)
+                })
         else { return [] }
         counters.responsesForwarded += 1
         return processServer(result, key: serverKey, now: now)
@@ -1015,16 +1022,20 @@ enum Decision {
 struct ServerEntry: TimedEntry {
     var transaction: ServerTransaction
     let flow: Flow
-    let request: SIPRequest
+    /// The request as received; its header fields and body are released with the plan (`release()`).
+    private(set) var request: SIPRequest
     /// How the request is forwarded; set once, then only read. Boxed so that copying an entry (every read
     /// of the table) retains one reference instead of every part of the plan.
     var plan: ForwardPlan? {
         get { sharedPlan?.plan }
-        set { sharedPlan = newValue.map(SharedPlan.init) }
+        set {
+            sharedPlan = newValue.map(SharedPlan.init)
+            if let newValue { planDirection = newValue.direction }
+        }
     }
     private var sharedPlan: SharedPlan?
-    /// The plan's direction, read without copying the plan.
-    var planDirection: EdgeDirection? { sharedPlan?.plan.direction }
+    /// The plan's direction, kept when the plan is released: 2xx retransmissions still pass through.
+    private(set) var planDirection: EdgeDirection?
     var attempt = 0
     var activeClient: TransactionKey?
     var best: SIPResponse?
@@ -1039,6 +1050,16 @@ struct ServerEntry: TimedEntry {
     }
 
     var deadline: TransactionInstant? { transaction.nextDeadline }
+
+    /// Once the final response is on its way, nothing but the transaction's matching and timers is
+    /// needed for the 32 s an entry lingers: the plan (the forwarded request, the hops), the best
+    /// response and the received request's header fields and body go.
+    mutating func release() {
+        sharedPlan = nil
+        best = nil
+        request.headers = SIPHeaders()
+        request.body = []
+    }
 }
 
 struct ClientEntry: TimedEntry {

@@ -149,6 +149,49 @@ struct TransactionTests {
         #expect(transaction.handle(.response(ok), now: at(10)) == [.deliverResponse(ok), .terminated])
     }
 
+    @Test func everyTransactionLetsGoOfItsRequestOnceTheFinalResponseIsOut() throws {
+        let invite = try request()
+        let register = try request("REGISTER")
+        #expect(!invite.headers.isEmpty)
+
+        // INVITE server, non-2xx: Completed keeps answering retransmissions from the last response alone.
+        var inviteServer = InviteServerTransaction(request: invite, reliableTransport: false, timers: timers)
+        _ = inviteServer.start(now: t0)
+        #expect(inviteServer.request.headers.count == invite.headers.count)
+        let busy = response(486, to: invite)
+        _ = inviteServer.handle(.respond(busy), now: at(100))
+        #expect(inviteServer.request.headers.isEmpty && inviteServer.request.body.isEmpty)
+        #expect(inviteServer.request.method == .invite && inviteServer.request.uri == invite.uri)
+        #expect(inviteServer.handle(.request(invite), now: at(200)) == [.sendResponse(busy)])
+        // INVITE server, 2xx: Accepted holds neither the request nor the response (RFC 6026 §7.1).
+        var accepted = InviteServerTransaction(request: invite, reliableTransport: false, timers: timers)
+        _ = accepted.start(now: t0)
+        _ = accepted.handle(.respond(response(200, to: invite)), now: at(100))
+        #expect(accepted.request.headers.isEmpty && accepted.lastResponse == nil)
+
+        // Non-INVITE server: Completed answers from the last response.
+        var registerServer = NonInviteServerTransaction(request: register, reliableTransport: false, timers: timers)
+        let ok = response(200, to: register)
+        _ = registerServer.handle(.respond(ok), now: at(100))
+        #expect(registerServer.request.headers.isEmpty)
+        #expect(registerServer.handle(.request(register), now: at(200)) == [.sendResponse(ok)])
+
+        // INVITE client, non-2xx: the ACK is built before the request goes, and sent again for a retransmission.
+        var inviteClient = InviteClientTransaction(request: invite, reliableTransport: false, timers: timers)
+        _ = inviteClient.start(now: t0)
+        let ack = invite.makeAck(for: busy)
+        #expect(inviteClient.handle(.response(busy), now: at(100)) == [.deliverResponse(busy), .sendRequest(ack)])
+        #expect(inviteClient.request.headers.isEmpty)
+        #expect(inviteClient.handle(.response(busy), now: at(200)) == [.sendRequest(ack)])
+
+        // Non-INVITE client: released in Completed; before that it still retransmits the whole request.
+        var registerClient = NonInviteClientTransaction(request: register, reliableTransport: false, timers: timers)
+        _ = registerClient.start(now: t0)
+        #expect(registerClient.handleTimeout(now: at(500)) == [.sendRequest(register)])
+        _ = registerClient.handle(.response(ok), now: at(600))
+        #expect(registerClient.request.headers.isEmpty)
+    }
+
     @Test func nonInviteServerAbsorbsAndResends() throws {
         let register = try request("REGISTER")
         var transaction = NonInviteServerTransaction(request: register, reliableTransport: false, timers: timers)
