@@ -146,7 +146,11 @@ public struct MessageParser: Sendable {
             }
         }
 
-        if let error = validate(headers, isRequest: isRequest, method: request?.method) { return failure(error) }
+        let parsed: ParsedHeaders
+        switch validated(headers, isRequest: isRequest, method: request?.method) {
+        case .success(let values): parsed = values
+        case .failure(let error): return failure(error)
+        }
 
         // Body (§18.3): Content-Length bytes after the blank line.
         let available = count - bodyStart
@@ -157,12 +161,12 @@ public struct MessageParser: Sendable {
         }
         let body = Array(UnsafeBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyLength)]))
         if var request {
-            request.headers = headers
+            request.headers = SIPHeaders(headers.fields, parsed: parsed)
             request.body = body
             return .success(.request(request))
         }
         guard var response else { return failure(SIPParseError(.invalidStartLine)) }
-        response.headers = headers
+        response.headers = SIPHeaders(headers.fields, parsed: parsed)
         response.body = body
         return .success(.response(response))
     }
@@ -171,6 +175,19 @@ public struct MessageParser: Sendable {
     /// Content-Length and Content-Type (§7.3.1; RFC 4475 `multi01`, `mcl01`), presence of the
     /// mandatory headers (§8.1.1; Max-Forwards excepted: a proxy adds it, §16.6 step 3) and the CSeq method.
     func validate(_ headers: SIPHeaders, isRequest: Bool, method: SIPMethod?) -> SIPParseError? {
+        if case .failure(let error) = validated(headers, isRequest: isRequest, method: method) { return error }
+        return nil
+    }
+
+    /// `validate`, returning on success the values it parsed on the way (Via list, From, To, CSeq), which
+    /// the parsed message's headers keep for their typed accessors.
+    func validated(
+        _ headers: SIPHeaders, isRequest: Bool, method: SIPMethod?
+    ) -> Result<ParsedHeaders, SIPParseError> {
+        var vias: [Via] = []
+        var from: NameAddress?
+        var to: NameAddress?
+        var cseqValue: CSeq?
         // Known headers seen so far, one bit per `KnownHeader` number (the validated ones are all below 64).
         var seen: UInt64 = 0
         let singleValuedMask = Self.singleValuedMask
@@ -179,14 +196,18 @@ public struct MessageParser: Sendable {
             guard id != .extension, id.rawValue < 64 else { continue }
             let bit: UInt64 = 1 << UInt64(id.rawValue)
             if seen & bit != 0, singleValuedMask & bit != 0 {
-                return SIPParseError(.duplicateHeader, header: field.name)
+                return .failure(SIPParseError(.duplicateHeader, header: field.name))
             }
             seen |= bit
             let name = field.name
             do throws(SIPParseError) {
                 switch id {
-                case .via: _ = try Via.parseList(field.value)
-                case .from, .to: _ = try NameAddress(parsing: field.value, header: name)
+                case .via:
+                    // One Via line is the usual case: its list is the whole list, with no append.
+                    let values = try Via.parseList(field.value)
+                    if vias.isEmpty { vias = values } else { vias += values }
+                case .from: from = try NameAddress(parsing: field.value, header: name)
+                case .to: to = try NameAddress(parsing: field.value, header: name)
                 case .callID:
                     guard SIPHeaders.isValidCallID(field.value) else {
                         throw SIPParseError(.malformedHeader, header: name)
@@ -196,6 +217,7 @@ public struct MessageParser: Sendable {
                     if isRequest, let method, cseq.method != method {
                         throw SIPParseError(.cseqMethodMismatch, header: .cseq)
                     }
+                    cseqValue = cseq
                 case .maxForwards:
                     guard SIPHeaders.decimal(field.value, limit: 255) != nil else {
                         throw SIPParseError(.malformedHeader, header: name)
@@ -211,14 +233,17 @@ public struct MessageParser: Sendable {
                 default: break
                 }
             } catch {
-                return error
+                return .failure(error)
             }
         }
-        guard seen & Self.mandatoryMask != Self.mandatoryMask else { return nil }
-        for name in Self.mandatoryHeaders where seen & (1 << UInt64(name.id.rawValue)) == 0 {
-            return SIPParseError(.missingHeader, header: name)
+        if seen & Self.mandatoryMask == Self.mandatoryMask, let from, let to, let cseqValue {
+            return .success(ParsedHeaders(vias: vias, from: from, to: to, cseq: cseqValue))
         }
-        return nil
+        for name in Self.mandatoryHeaders where seen & (1 << UInt64(name.id.rawValue)) == 0 {
+            return .failure(SIPParseError(.missingHeader, header: name))
+        }
+        // Unreachable: every mandatory header was seen, so each was parsed above.
+        return .failure(SIPParseError(.missingHeader, header: .via))
     }
 
     /// The headers a message may hold once only (§7.3.1), one bit per `KnownHeader` number.

@@ -17,10 +17,32 @@ public struct SIPHeader: Hashable, Sendable, CustomStringConvertible {
 /// fields with the same name matters; fields with different names may be reordered, but a proxy keeps
 /// the order it received). Multiple values stay as they were: one line with commas, or several lines.
 public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral {
-    public var fields: [SIPHeader]
+    /// Any change drops `parsed`: the values it holds were read from the fields as they were. (A `didSet`
+    /// that does not read `oldValue` still lets `fields` be modified in place.)
+    public var fields: [SIPHeader] {
+        didSet { parsed = nil }
+    }
+
+    /// The values `MessageParser` built while validating these fields, for the typed accessors to return
+    /// instead of parsing the same text again; nil once the fields change, and for headers not parsed.
+    var parsed: ParsedHeaders?
 
     public init(_ fields: [SIPHeader] = []) {
         self.fields = fields
+    }
+
+    init(_ fields: [SIPHeader], parsed: ParsedHeaders) {
+        self.fields = fields
+        self.parsed = parsed
+    }
+
+    /// Equality and hashing are those of the fields alone: `parsed` is derived from them.
+    public static func == (lhs: SIPHeaders, rhs: SIPHeaders) -> Bool {
+        lhs.fields == rhs.fields
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(fields)
     }
 
     public init(arrayLiteral elements: (SIPHeaderName, String)...) {
@@ -144,5 +166,23 @@ public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCol
         var elements = splitHeaderList(fields[position].value).map(String.init)
         elements[0] = value
         fields[position].value = elements.joined(separator: ", ")
+    }
+}
+
+/// The header values a message's validation (`MessageParser.validate`) had to parse, kept with the headers
+/// so that a proxy reading them again (top Via, Via list for loop detection, From and To tags, CSeq) does
+/// not parse the text a second time. A class, so that copies of the headers share one allocation.
+final class ParsedHeaders: Sendable {
+    /// Every Via value, top first, across lines and commas.
+    let vias: [Via]
+    let from: NameAddress
+    let to: NameAddress
+    let cseq: CSeq
+
+    init(vias: [Via], from: NameAddress, to: NameAddress, cseq: CSeq) {
+        self.vias = vias
+        self.from = from
+        self.to = to
+        self.cseq = cseq
     }
 }

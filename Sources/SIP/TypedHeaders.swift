@@ -4,6 +4,7 @@
 extension SIPHeaders {
     /// Every Via value, top first, across lines and commas (§20.42).
     public func vias() throws(SIPParseError) -> [Via] {
+        if let parsed { return parsed.vias }
         var vias: [Via] = []
         for field in fields where field.name == .via {
             vias += try Via.parseList(field.value)
@@ -13,18 +14,21 @@ extension SIPHeaders {
 
     /// The topmost Via (§8.2.6.2, §16.7 step 3, §18.2.1), parsing only that one; nil when there is none.
     public func topVia() throws(SIPParseError) -> Via? {
+        if let parsed { return parsed.vias.first }
         guard let value = first(.via) else { return nil }
         return try Via.parseFirst(value)
     }
 
     /// From (§20.20).
     public func from() throws(SIPParseError) -> NameAddress {
-        try singleAddress(.from)
+        if let parsed { return parsed.from }
+        return try singleAddress(.from)
     }
 
     /// To (§20.39).
     public func to() throws(SIPParseError) -> NameAddress {
-        try singleAddress(.to)
+        if let parsed { return parsed.to }
+        return try singleAddress(.to)
     }
 
     /// Call-ID (§20.8): `word ["@" word]`.
@@ -36,6 +40,7 @@ extension SIPHeaders {
 
     /// CSeq (§20.16).
     public func cseq() throws(SIPParseError) -> CSeq {
+        if let parsed { return parsed.cseq }
         guard let value = first(.cseq) else { throw SIPParseError(.missingHeader, header: .cseq) }
         return try CSeq(parsing: value)
     }

@@ -272,7 +272,7 @@ public struct EdgeProxy: Sendable {
             return processServer(result, key: key, now: now)
         }
         if request.method == .ack {
-            return forwardStateless(request, incomingVia: via, on: flow, fromTrunk: fromTrunk)
+            return forwardStateless(request, received: received, incomingVia: via, on: flow, fromTrunk: fromTrunk)
         }
         // A new server transaction (§16.2); INVITE gets its 100 Trying at once.
         let isReliable = flow.transport.isReliable
@@ -285,7 +285,7 @@ public struct EdgeProxy: Sendable {
                     request: request, reliableTransport: isReliable, timers: configuration.timers))
         var actions = processServerActions(transaction.start(now: now), flow: flow)
         var entry = ServerEntry(transaction: transaction, flow: flow, request: request)
-        let decision = decide(request, incomingVia: via, on: flow, fromTrunk: fromTrunk)
+        let decision = decide(request, received: received, incomingVia: via, on: flow, fromTrunk: fromTrunk)
         if case .forward(let plan) = decision { entry.plan = plan }
         servers[key] = entry
 
@@ -317,17 +317,23 @@ public struct EdgeProxy: Sendable {
     }
 
     /// §16.3 request validation, §16.4 route processing and the edge policy: where the request goes.
+    /// `stamped` is the request with its top Via stamped (`incomingVia`); `received` is the request as
+    /// parsed, whose headers still hold the values the parser built (From, To, the Via list), read here
+    /// instead of parsing `stamped`'s again: the stamp changed only the top Via's `received` and `rport`.
     private mutating func decide(
-        _ received: SIPRequest, incomingVia: Via, on flow: Flow, fromTrunk: Bool
+        _ stamped: SIPRequest, received: SIPRequest, incomingVia: Via, on flow: Flow, fromTrunk: Bool
     ) -> Decision {
-        var request = received
+        var request = stamped
         // §16.3 step 2: URI scheme.
         guard let requestURI = request.uri.sipURI else { return .respond(.unsupportedURIScheme, nil) }
         // §16.3 step 3: Max-Forwards (OPTIONS for us is answered below regardless).
         let outcome = request.headers.decrementMaxForwards()
-        // §16.3 step 4: loop detection, with the loop part of our branch (§16.6 step 8).
+        // §16.3 step 4: loop detection, with the loop part of our branch (§16.6 step 8). The hash covers
+        // nothing the stamp changed.
         let loopHash = Self.loopHash(of: received)
-        if let vias = try? received.headers.vias() {
+        if mayHaveLooped(received, incomingVia: incomingVia, loopHash: loopHash),
+            let vias = try? stamped.headers.vias()
+        {
             for via in vias where isOurSentBy(via) {
                 if via.branch?.hasPrefix(Self.branchPrefix + loopHash + ".") == true {
                     return .respond(.loopDetected, nil)
@@ -362,7 +368,8 @@ public struct EdgeProxy: Sendable {
         case .invite, .subscribe, .refer, .notify: createsDialogs = true
         default: createsDialogs = false
         }
-        let isDialogCreating = createsDialogs && ((try? request.headers.to())?.tag == nil)
+        // To is as received: only Max-Forwards, Route and the top Via changed.
+        let isDialogCreating = createsDialogs && ((try? received.headers.to())?.tag == nil)
 
         if fromTrunk {
             if badToken { return .respond(.forbidden, "Forbidden (invalid flow token)") }
@@ -501,11 +508,13 @@ public struct EdgeProxy: Sendable {
     }
 
     /// ACKs for 2xx (and other requests without a transaction) are forwarded statelessly (§16.11) with a
-    /// branch derived from theirs, so a retransmission takes the same branch.
+    /// branch derived from theirs, so a retransmission takes the same branch. `received` is as in `decide`.
     private mutating func forwardStateless(
-        _ request: SIPRequest, incomingVia: Via, on flow: Flow, fromTrunk: Bool
+        _ request: SIPRequest, received: SIPRequest, incomingVia: Via, on flow: Flow, fromTrunk: Bool
     ) -> [ProxyAction] {
-        guard case .forward(let plan) = decide(request, incomingVia: incomingVia, on: flow, fromTrunk: fromTrunk),
+        guard
+            case .forward(let plan) = decide(
+                request, received: received, incomingVia: incomingVia, on: flow, fromTrunk: fromTrunk),
             let hop = plan.hops.first
         else {
             counters.dropped += 1
@@ -700,7 +709,7 @@ public struct EdgeProxy: Sendable {
                 // RFC 6026: an ACK for a 2xx matched the INVITE (RFC 2543 peers): forward it end to end.
                 if let via = try? ack.headers.topVia() {
                     result += forwardStateless(
-                        ack, incomingVia: via, on: flow, fromTrunk: trunkServer(for: flow) != nil)
+                        ack, received: ack, incomingVia: via, on: flow, fromTrunk: trunkServer(for: flow) != nil)
                 }
             case .terminated:
                 servers[key] = nil
@@ -955,6 +964,19 @@ public struct EdgeProxy: Sendable {
         hash.combine((try? headers.from())?.tag ?? "")
         hash.combine(headers.first(.cseq) ?? "")
         return "sd" + hash.hex.prefix(12)
+    }
+
+    /// Whether the Via list may show a loop: one of ours whose branch carries `loopHash`, looking at the
+    /// top Via as stamped (`incomingVia`) and the others as parsed. Only then does `decide` parse the
+    /// stamped list, which settles it exactly as before (a list that no longer parses shows no loop).
+    private func mayHaveLooped(_ received: SIPRequest, incomingVia: Via, loopHash: String) -> Bool {
+        guard let vias = try? received.headers.vias() else { return true }
+        let prefix = Self.branchPrefix + loopHash + "."
+        if isOurSentBy(incomingVia), incomingVia.branch?.hasPrefix(prefix) == true { return true }
+        for via in vias.dropFirst() where isOurSentBy(via) {
+            if via.branch?.hasPrefix(prefix) == true { return true }
+        }
+        return false
     }
 
     /// The loop-detection part of the branch (§16.6 step 8): a hash of what a looped request would still

@@ -135,12 +135,28 @@ struct StableHash {
     private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
 
     mutating func combine(_ text: String) {
-        for byte in text.utf8 {
-            value ^= UInt64(byte)
-            value = value &* 0x0000_0100_0000_01B3
+        // Over the contiguous UTF-8 of a native string when there is one: the same bytes in the same
+        // order, without the per-byte index work of `String.UTF8View` iteration.
+        if let hashed = text.utf8.withContiguousStorageIfAvailable({ combine(bytes: $0) }) {
+            value = hashed
+        } else {
+            for byte in text.utf8 {
+                value ^= UInt64(byte)
+                value = value &* 0x0000_0100_0000_01B3
+            }
         }
         value ^= 0xFF
         value = value &* 0x0000_0100_0000_01B3
+    }
+
+    /// FNV-1a of `bytes` continued from `value`; the new value.
+    private func combine(bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var value = self.value
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value = value &* 0x0000_0100_0000_01B3
+        }
+        return value
     }
 
     mutating func combine(_ number: UInt64) {
