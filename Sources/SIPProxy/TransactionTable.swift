@@ -16,6 +16,8 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
     private struct Slot: Sendable {
         var entry: Entry
         var queued: TransactionInstant?
+        /// The entry's number in `keys`, which its queue items carry instead of its key.
+        var handle: Handle
 
         /// The deadline to queue after the entry changed, if it is not queued already.
         mutating func requeue() -> TransactionInstant? {
@@ -34,19 +36,24 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
 
     private var slots: [TransactionKey: Slot] = [:]
     private var queue = DeadlineHeap()
+    /// Keys by handle. A handle is reused once its entry is gone; its generation tells the queue
+    /// items of the old entry (still in the heap) from those of the new one.
+    private var keys: [(key: TransactionKey?, generation: UInt32)] = []
+    private var freeHandles: [UInt32] = []
 
     subscript(key: TransactionKey) -> Entry? {
         get { slots[key]?.entry }
         set {
             guard let newValue else {
-                slots[key] = nil
+                if let slot = slots.removeValue(forKey: key) { free(slot.handle) }
                 return
             }
             if let index = slots.index(forKey: key) {
-                _ = modify(at: index, key: key) { $0 = newValue }
+                _ = modify(at: index) { $0 = newValue }
             } else {
-                slots[key] = Slot(entry: newValue, queued: newValue.deadline)
-                if let deadline = newValue.deadline { queue.insert(deadline, key) }
+                let handle = allocateHandle(for: key)
+                slots[key] = Slot(entry: newValue, queued: newValue.deadline, handle: handle)
+                if let deadline = newValue.deadline { queue.insert(deadline, handle) }
             }
         }
     }
@@ -55,20 +62,22 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
     /// write does; nil when there is none. `body` must not touch the table.
     mutating func modify<Result>(_ key: TransactionKey, _ body: (inout Entry) -> Result) -> Result? {
         guard let index = slots.index(forKey: key) else { return nil }
-        return modify(at: index, key: key, body)
+        return modify(at: index, body)
     }
 
     private mutating func modify<Result>(
-        at index: Dictionary<TransactionKey, Slot>.Index, key: TransactionKey, _ body: (inout Entry) -> Result
+        at index: Dictionary<TransactionKey, Slot>.Index, _ body: (inout Entry) -> Result
     ) -> Result {
         var due: TransactionInstant?
+        var handle = Handle(index: 0, generation: 0)
         func apply(_ slot: inout Slot) -> Result {
             let result = body(&slot.entry)
             due = slot.requeue()
+            handle = slot.handle
             return result
         }
         let result = apply(&slots.values[index])
-        if let due { queue.insert(due, key) }
+        if let due { queue.insert(due, handle) }
         return result
     }
 
@@ -90,28 +99,51 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
     /// The keys whose transactions are due at `now`, each once, earliest first; their queue entries are
     /// consumed, so the caller must run each one's timers and store it back.
     mutating func popDue(_ now: TransactionInstant) -> [TransactionKey] {
-        var keys: [TransactionKey] = []
-        var seen: Set<TransactionKey> = []
+        var due: [TransactionKey] = []
+        var seen: Set<UInt32> = []
         while let first = queue.first, first.deadline <= now {
             queue.removeFirst()
-            guard let index = slots.index(forKey: first.key), slots.values[index].surfaced(first.deadline, now: now),
-                seen.insert(first.key).inserted
+            let record = keys[Int(first.handle.index)]
+            guard record.generation == first.handle.generation, let key = record.key,
+                let index = slots.index(forKey: key), slots.values[index].surfaced(first.deadline, now: now),
+                seen.insert(first.handle.index).inserted
             else { continue }
-            keys.append(first.key)
+            due.append(key)
         }
-        return keys
+        return due
     }
+
+    private mutating func allocateHandle(for key: TransactionKey) -> Handle {
+        if let index = freeHandles.popLast() {
+            keys[Int(index)].key = key
+            return Handle(index: index, generation: keys[Int(index)].generation)
+        }
+        keys.append((key, 0))
+        return Handle(index: UInt32(keys.count - 1), generation: 0)
+    }
+
+    private mutating func free(_ handle: Handle) {
+        keys[Int(handle.index)] = (nil, handle.generation &+ 1)
+        freeHandles.append(handle.index)
+    }
+}
+
+/// A transaction's number in its table, as the deadline heap carries it: two integers, so that
+/// moving heap items around costs no reference counting (a `TransactionKey` holds strings).
+struct Handle: Hashable, Sendable {
+    var index: UInt32
+    var generation: UInt32
 }
 
 /// A binary min-heap of (deadline, transaction) pairs.
 struct DeadlineHeap: Sendable {
-    private var items: [(deadline: TransactionInstant, key: TransactionKey)] = []
+    private var items: [(deadline: TransactionInstant, handle: Handle)] = []
 
-    var first: (deadline: TransactionInstant, key: TransactionKey)? { items.first }
+    var first: (deadline: TransactionInstant, handle: Handle)? { items.first }
     var count: Int { items.count }
 
-    mutating func insert(_ deadline: TransactionInstant, _ key: TransactionKey) {
-        items.append((deadline, key))
+    mutating func insert(_ deadline: TransactionInstant, _ handle: Handle) {
+        items.append((deadline, handle))
         var child = items.count - 1
         while child > 0 {
             let parent = (child - 1) / 2

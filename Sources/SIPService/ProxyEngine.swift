@@ -14,7 +14,7 @@ import STUN
 ///
 /// The core and the UDP listeners live on one `DatagramLoop` thread (`plane`): datagrams are read with
 /// recvmmsg(2) into the loop's buffers and what a batch makes the proxy send leaves with sendmmsg(2) when
-/// the batch is done, with no allocation or promise per datagram, and the 10 ms tick that feeds the core
+/// the batch is done, with no allocation or promise per datagram, and the 25 ms tick that feeds the core
 /// the time is the loop's timerfd. Stream connections (TCP, TLS, WS, WSS) stay on NIO (`streams`): their
 /// handlers hand whole messages to the plane, and the plane writes to their channels, which NIO carries
 /// over to the channel's loop. Every method below must be called on the plane's thread unless it says
@@ -52,8 +52,9 @@ final class ProxyEngine: DatagramReceiver, @unchecked Sendable {
         var port: UInt16
     }
 
-    /// The core's timers are at least T1/2 (250 ms) apart and coarse, so a 10 ms tick is plenty.
-    static let tickInterval: UInt64 = 10_000_000
+    /// The core's timers are T1 (500 ms) and coarser: a 25 ms tick fires them at most T1/20 late, and
+    /// wakes the thread 40 times a second when idle (Kamailio's timer ticks every 62.5 ms).
+    static let tickInterval: UInt64 = 25_000_000
 
     init(plane: DatagramLoop, streams: EventLoop, proxy: EdgeProxy, logger: Logger) {
         self.plane = plane

@@ -13,7 +13,7 @@ import SIPProxy
 import ServiceLifecycle
 
 /// `stagedoor-sip`'s workload: binds the SIP listeners (UDP, TCP, TLS, WS, WSS), runs the edge proxy
-/// core on one thread with a 10 ms tick feeding it the time (see ProxyEngine), and applies reloads (trunks, limits,
+/// core on one thread with a 25 ms tick feeding it the time (see ProxyEngine), and applies reloads (trunks, limits,
 /// origins, certificates) without dropping transactions or connections.
 ///
 /// A final class with locks rather than an actor: a Swift 6.3 miscompile crashed daemons whose generic

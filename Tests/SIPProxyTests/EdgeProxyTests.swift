@@ -591,6 +591,21 @@ struct TimedTestEntry: TimedEntry {
         #expect(table.popDue(Self.at(1_000)) == [Self.key(1)])
     }
 
+    /// A removed entry's queue items stay in the heap; when its number goes to a new entry they must
+    /// neither bring the new one out early nor the old one back.
+    @Test func aReusedNumberDoesNotInheritTheOldEntrysDeadlines() {
+        var table = TransactionTable<TimedTestEntry>()
+        table[Self.key(1)] = TimedTestEntry(deadline: Self.at(100))
+        table[Self.key(1)] = nil
+        table[Self.key(2)] = TimedTestEntry(deadline: Self.at(300))
+        table[Self.key(1)] = TimedTestEntry(deadline: Self.at(500))
+        #expect(table.popDue(Self.at(200)).isEmpty)
+        #expect(table.popDue(Self.at(300)) == [Self.key(2)])
+        table[Self.key(2)] = nil
+        #expect(table.popDue(Self.at(499)).isEmpty)
+        #expect(table.popDue(Self.at(500)) == [Self.key(1)])
+    }
+
     @Test func manyEntriesComeOutSorted() {
         var table = TransactionTable<TimedTestEntry>()
         var generator = SeededNumbers(state: 7)
