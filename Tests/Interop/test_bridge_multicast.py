@@ -16,8 +16,6 @@ the groups (and 192.0.2.10 on loopback for aiortc's host candidate). Two ports:
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -28,8 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
+from stack_support import inside_network_namespace
 from bridge_support import (
     HOST,
     SAMPLE_RATE,
@@ -105,20 +103,7 @@ def in_namespace(*command: str) -> None:
 
 
 def test_multicast_ports_with_dscp_and_ttl():
-    if os.environ.get(INSIDE) != "1":
-        if os.geteuid() != 0 or shutil.which("unshare") is None:
-            pytest.skip("needs root and unshare(1) for a network namespace")
-        if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
-            pytest.skip("this machine does not allow network namespaces (unshare --net failed)")
-        result = subprocess.run(
-            ["unshare", "--net", sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", __file__],
-            env={**os.environ, INSIDE: "1"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        print(result.stdout[-4000:], result.stderr[-2000:])
-        assert result.returncode == 0, "the test failed inside its network namespace (output above)"
+    if not inside_network_namespace(__file__, INSIDE):
         return
 
     # In the namespace: loopback up, multicast on, the groups routed to it; and a second

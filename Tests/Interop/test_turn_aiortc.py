@@ -25,7 +25,6 @@ import logging
 import math
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -47,6 +46,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 from aioice import stun, turn  # aiortc's ICE/TURN client
+from stack_support import control_request
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("STAGEDOOR_BIN_DIR", str(PACKAGE_ROOT / ".build" / "debug")))
@@ -133,20 +133,8 @@ class Stack:
         return pids
 
     def turn_status(self) -> dict:
-        """`status` on turn.sock (JSON-RPC 2.0, one object per line)."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.settimeout(5)
-            connection.connect(str(self.turn_socket))
-            connection.sendall(b'{"jsonrpc":"2.0","id":1,"method":"status"}\n')
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = connection.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        answer = json.loads(data.split(b"\n", 1)[0])
-        assert "result" in answer, f"turn.sock status failed: {answer}"
-        return answer["result"]
+        """`status` on turn.sock."""
+        return control_request(self.turn_socket)
 
     def counters(self) -> dict:
         return self.turn_status()["details"]["counters"]

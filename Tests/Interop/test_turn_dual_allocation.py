@@ -24,21 +24,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 import os
 import random
 import shutil
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import pytest
 import yaml
+from stack_support import control_request, inside_network_namespace
 
 INSIDE = "STAGEDOOR_DUAL_ALLOCATION_NAMESPACE"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -255,20 +253,8 @@ def write_config(directory: Path) -> Path:
 
 
 def turn_status(runtime: Path) -> dict:
-    """`status` on turn.sock (JSON-RPC 2.0, one object per line): the details object."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-        connection.settimeout(5)
-        connection.connect(str(runtime / "turn.sock"))
-        connection.sendall(b'{"jsonrpc":"2.0","id":1,"method":"status"}\n')
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    answer = json.loads(data.split(b"\n", 1)[0])
-    assert "result" in answer, f"turn.sock status failed: {answer}"
-    return answer["result"]["details"]
+    """`status` on turn.sock: the details object."""
+    return control_request(runtime / "turn.sock")["details"]
 
 
 def wait_for_status(runtime: Path, check, timeout: float = 5.0) -> dict:
@@ -294,20 +280,7 @@ def test_dual_allocation_relays_to_an_ipv6_and_an_ipv4_peer():
         f"{TURN_BINARY} is missing: build it first (swift build --product stagedoor-turn), "
         "or set STAGEDOOR_BIN_DIR"
     )
-    if os.environ.get(INSIDE) != "1":
-        if os.geteuid() != 0 or shutil.which("unshare") is None:
-            pytest.skip("needs root and unshare(1) for a network namespace")
-        if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
-            pytest.skip("this machine does not allow network namespaces (unshare --net failed)")
-        result = subprocess.run(
-            ["unshare", "--net", sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", __file__],
-            env={**os.environ, INSIDE: "1"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        print(result.stdout[-6000:], result.stderr[-2000:])
-        assert result.returncode == 0, "the test failed inside its network namespace (output above)"
+    if not inside_network_namespace(__file__, INSIDE):
         return
 
     # In the namespace: loopback up with the two IPv6 addresses (no duplicate detection to wait for).
