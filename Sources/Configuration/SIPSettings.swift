@@ -62,6 +62,10 @@ public struct SIPLimits: Sendable, Equatable {
     public var connectionsPerSource = 32
     /// The largest SIP message, in bytes; 65 535 is the largest UDP payload.
     public var maxMessageSize = 65_535
+    /// Server transactions held at most; 0 is unlimited. Beyond it, new requests get 503 with
+    /// Retry-After and in-dialog requests still pass. A UDP transaction lingers 32 s after its answer
+    /// (about 2 KB by then), so 300 000 is room for some 4500 calls/s and about 600 MB at most.
+    public var maxTransactions = 300_000
 
     public init() {}
 }
@@ -126,6 +130,8 @@ extension SIPSettings {
                 "connections_per_source", default: self.limits.connectionsPerSource, in: 0...100_000)
             self.limits.maxMessageSize = limits.integer(
                 "max_message_size", default: self.limits.maxMessageSize, in: 1_024...65_535)
+            self.limits.maxTransactions = limits.integer(
+                "max_transactions", default: self.limits.maxTransactions, in: 0...10_000_000)
             limits.finish()
         }
         if var ws = reader.mapping("ws") {

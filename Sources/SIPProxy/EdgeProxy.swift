@@ -271,6 +271,11 @@ public struct EdgeProxy: Sendable {
             servers[key] = entry
             return processServer(result, key: key, now: now)
         }
+        if configuration.maxTransactions > 0, servers.count >= configuration.maxTransactions,
+            request.method != .ack, (try? request.headers.to())?.tag == nil
+        {
+            return overloaded(request, on: flow)
+        }
         if request.method == .ack {
             return forwardStateless(request, received: received, incomingVia: via, on: flow, fromTrunk: fromTrunk)
         }
@@ -296,6 +301,18 @@ public struct EdgeProxy: Sendable {
             actions += startAttempt(serverKey: key, now: now)
         }
         return actions
+    }
+
+    /// Push-back when the transaction table is full (RFC 3261 §21.5.4): a 503 with Retry-After, sent
+    /// without a transaction, so that new work costs no memory until the table drains (a UDP
+    /// transaction lingers 32 s after its final response).
+    private mutating func overloaded(_ request: SIPRequest, on flow: Flow) -> [ProxyAction] {
+        counters.overloaded += 1
+        counters.localResponses[SIPStatusCode.serviceUnavailable.rawValue, default: 0] += 1
+        var response = SIPResponse(
+            replyingTo: request, statusCode: .serviceUnavailable, toTag: localTag(for: request.headers))
+        response.headers.append(.retryAfter, "5")
+        return [.send(.response(response), to: .flow(flow), transaction: nil)]
     }
 
     /// Sends `status` through the server transaction `key`.

@@ -27,6 +27,10 @@ public struct ProxyConfiguration: Hashable, Sendable {
     public var connectionsPerSource: Int
     /// The largest message accepted; larger ones are answered 513 when possible, else dropped.
     public var maxMessageSize: Int
+    /// Server transactions held at most (0 = unlimited). Beyond it, requests that start something
+    /// new (no To tag: INVITE, REGISTER, OPTIONS...) are answered 503 with Retry-After without any
+    /// state, while requests within a dialog (BYE, re-INVITE) still pass, so calls can end.
+    public var maxTransactions: Int
     public var foreignDomains: ForeignDomainPolicy
     public var timers: TransactionTimers
     /// The HMAC key of flow tokens (at least 16 random bytes).
@@ -35,8 +39,9 @@ public struct ProxyConfiguration: Hashable, Sendable {
     public init(
         listeners: [ProxyListener], domains: [String] = [], trunkGroups: [TrunkGroup],
         probing: ProbeSettings = ProbeSettings(), requestsPerSecond: Int = 0, banDuration: Duration = .seconds(60),
-        connectionsPerSource: Int = 0, maxMessageSize: Int = 65_535, foreignDomains: ForeignDomainPolicy = .reject,
-        timers: TransactionTimers = TransactionTimers(), flowTokenSecret: [UInt8]
+        connectionsPerSource: Int = 0, maxMessageSize: Int = 65_535, maxTransactions: Int = 0,
+        foreignDomains: ForeignDomainPolicy = .reject, timers: TransactionTimers = TransactionTimers(),
+        flowTokenSecret: [UInt8]
     ) {
         self.listeners = listeners
         self.domains = domains
@@ -46,6 +51,7 @@ public struct ProxyConfiguration: Hashable, Sendable {
         self.banDuration = banDuration
         self.connectionsPerSource = connectionsPerSource
         self.maxMessageSize = maxMessageSize
+        self.maxTransactions = maxTransactions
         self.foreignDomains = foreignDomains
         self.timers = timers
         self.flowTokenSecret = flowTokenSecret
@@ -103,6 +109,8 @@ public struct ProxyCounters: Hashable, Sendable {
     public var failovers = 0
     public var rateLimited = 0
     public var connectionsRefused = 0
+    /// Requests answered 503 because the proxy held `maxTransactions` server transactions.
+    public var overloaded = 0
 
     public init() {}
 }

@@ -175,6 +175,7 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
                 "failovers": JSONValue(counters.failovers),
                 "rate_limited": JSONValue(counters.rateLimited),
                 "connections_refused": JSONValue(counters.connectionsRefused),
+                "overloaded": JSONValue(counters.overloaded),
                 "local_responses": .object(Dictionary(uniqueKeysWithValues: local)),
             ],
         ]
@@ -194,7 +195,7 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
             ("retransmissions_absorbed", counters.retransmissionsAbsorbed), ("malformed", counters.malformed),
             ("dropped", counters.dropped), ("relay_refused", counters.relayRefused),
             ("failovers", counters.failovers), ("rate_limited", counters.rateLimited),
-            ("connections_refused", counters.connectionsRefused),
+            ("connections_refused", counters.connectionsRefused), ("overloaded", counters.overloaded),
         ]
         for (name, count) in series { mirror.record("stagedoor_sip_\(name)_total", count) }
         for (code, count) in counters.localResponses {
@@ -257,6 +258,7 @@ public final class SIPProxyService: DaemonWorkload, @unchecked Sendable {
                 upAfter: sip.probing.upAfter),
             requestsPerSecond: sip.limits.requestsPerSecond, banDuration: .seconds(sip.limits.banSeconds),
             connectionsPerSource: sip.limits.connectionsPerSource, maxMessageSize: sip.limits.maxMessageSize,
+            maxTransactions: sip.limits.maxTransactions,
             foreignDomains: sip.foreignDomains == .trunk ? .trunk : .reject,
             // Timer C (§16.6 step 11): a ringing branch that never answers is cancelled after 3 minutes.
             timers: TransactionTimers(timerC: .seconds(180)), flowTokenSecret: secret)

@@ -458,6 +458,50 @@ extension Set where Element == Character {
     }
 }
 
+@Suite struct ProxyOverloadTests {
+    /// A full transaction table pushes back new work with 503 and Retry-After, holding no state for
+    /// it, while a request within a dialog still goes through, and new work is taken again once the
+    /// table drains.
+    @Test func aFullTableAnswersNewRequests503ButLetsDialogsEnd() throws {
+        var configuration = Fixture.configuration()
+        configuration.maxTransactions = 2
+        var fixture = Fixture()
+        fixture.proxy = EdgeProxy(configuration: configuration)
+        for number in 1...2 {
+            let sent = fixture.receive(
+                invite(branch: "z9hG4bKfull\(number)", callID: "full-\(number)"), on: Fixture.client)
+            #expect(sent.map(\.status) == [100, nil])
+        }
+        let refused = fixture.receive(invite(branch: "z9hG4bKfull3", callID: "full-3"), on: Fixture.client)
+        #expect(refused.count == 1)
+        #expect(refused.first?.status == 503)
+        #expect(refused.first?.response?.headers.first(.retryAfter) == "5")
+        #expect(refused.first?.destination == .flow(Fixture.client))
+        #expect(fixture.proxy.snapshot(now: fixture.now).serverTransactions == 2)
+        #expect(fixture.proxy.snapshot(now: fixture.now).counters.overloaded == 1)
+
+        // In a dialog (To tag): forwarded to the trunk all the same.
+        let bye = sipText(
+            "BYE sip:service@192.0.2.1:5060 SIP/2.0",
+            [
+                "Via: SIP/2.0/UDP 198.51.100.1:5062;branch=z9hG4bKbye1;rport", "Max-Forwards: 70",
+                "From: <sip:alice@edge.example.com>;tag=a1", "To: <sip:service@edge.example.com>;tag=b2",
+                "Call-ID: full-1", "CSeq: 2 BYE",
+            ])
+        let passed = fixture.receive(bye, on: Fixture.client)
+        #expect(passed.contains { $0.method == .bye })
+
+        // Once the transactions are gone, new work is taken again: the trunk never answers, so each
+        // INVITE times out on both servers (timer B twice, 64 s), is answered 408, and lingers for
+        // timer H (another 32 s).
+        for _ in 0..<4 { _ = fixture.advance(.seconds(40)) }
+        #expect(fixture.proxy.snapshot(now: fixture.now).serverTransactions == 0)
+        #expect(fixture.proxy.snapshot(now: fixture.now).clientTransactions == 0)
+        let again = fixture.receive(invite(branch: "z9hG4bKfull4", callID: "full-4"), on: Fixture.client)
+        #expect(again.first?.status == 100)
+    }
+}
+
 @Suite struct ProxyTrunkTests {
     @Test func aTimeoutFailsOverToTheNextServerThen408() throws {
         var fixture = Fixture()
