@@ -49,8 +49,9 @@ public enum AddressURI: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses `bytes[range]` as one URI: SIP/SIPS when the scheme says so, otherwise an absoluteURI
-    /// (scheme ":" 1*uric, RFC 2396 §3).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> AddressURI? {
+    /// (scheme ":" 1*uric, RFC 2396 §3). With `build` false the syntax is checked the same way but the
+    /// result holds no text.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, build: Bool = true) -> AddressURI? {
         var cursor = ByteCursor(bytes, range: range)
         guard let first = cursor.peek(), ByteClass.test(first, ByteClass.scheme),
             !ByteClass.test(first, ByteClass.digit), first != UInt8(ascii: "+"), first != UInt8(ascii: "-"),
@@ -59,12 +60,12 @@ public enum AddressURI: Hashable, Sendable, CustomStringConvertible {
         let schemeRange = cursor.read(ByteClass.scheme)
         guard cursor.consume(UInt8(ascii: ":")) else { return nil }
         if cursor.matches(schemeRange, ignoringCase: "sip") || cursor.matches(schemeRange, ignoringCase: "sips") {
-            return SIPURI.parse(bytes, range).map(AddressURI.sip)
+            return SIPURI.parse(bytes, range, build: build).map(AddressURI.sip)
         }
         let rest = cursor.read(ByteClass.uric | ByteClass.unreserved)
         guard !rest.isEmpty, cursor.isAtEnd,
             SIPURI.validEscaped(bytes, rest, ByteClass.uric | ByteClass.unreserved)
         else { return nil }
-        return .absolute(cursor.string(range))
+        return .absolute(build ? cursor.string(range) : "")
     }
 }

@@ -64,25 +64,26 @@ extension Array where Element == GenericParameter {
 
 extension GenericParameter {
     /// Parses `*( SEMI generic-param )` (§25.1) at the cursor, allowing LWS around `;` and `=`
-    /// (RFC 4475 `wsinv`). Stops before anything that is not `;` (a comma or the end).
+    /// (RFC 4475 `wsinv`). Stops before anything that is not `;` (a comma or the end). With `build` false
+    /// the parameters are checked the same way but none is returned.
     static func parseHeaderParameters(
-        _ cursor: inout ByteCursor, header: SIPHeaderName
+        _ cursor: inout ByteCursor, header: SIPHeaderName, build: Bool = true
     ) throws(SIPParseError) -> [GenericParameter] {
         var parameters: [GenericParameter] = []
         while true {
             cursor.skipWhitespace()
             guard cursor.consume(UInt8(ascii: ";")) else { return parameters }
             // Room for the usual few (Via: branch, rport, received) in one allocation.
-            if parameters.isEmpty { parameters.reserveCapacity(4) }
+            if build, parameters.isEmpty { parameters.reserveCapacity(4) }
             cursor.skipWhitespace()
             let nameRange = cursor.readToken()
             guard !nameRange.isEmpty else { throw SIPParseError(.malformedHeader, header: header) }
-            let name = cursor.string(nameRange)
+            let name = build ? cursor.string(nameRange) : ""
             let mark = cursor.index
             cursor.skipWhitespace()
             guard cursor.consume(UInt8(ascii: "=")) else {
                 cursor.index = mark
-                parameters.append(GenericParameter(name))
+                if build { parameters.append(GenericParameter(name)) }
                 continue
             }
             cursor.skipWhitespace()
@@ -94,14 +95,17 @@ extension GenericParameter {
                 valueRange = quoted
             } else if cursor.peek() == UInt8(ascii: "[") {
                 let start = cursor.index
-                guard case .ipv6 = SIPHost.parse(&cursor) else { throw SIPParseError(.malformedHeader, header: header) }
+                // Only the kind of host matters here: the value is the text of the range.
+                guard case .ipv6 = SIPHost.parse(&cursor, build: false) else {
+                    throw SIPParseError(.malformedHeader, header: header)
+                }
                 valueRange = start..<cursor.index
             } else {
                 // gen-value = token / host; host characters are all token characters.
                 valueRange = cursor.readToken()
                 guard !valueRange.isEmpty else { throw SIPParseError(.malformedHeader, header: header) }
             }
-            parameters.append(GenericParameter(name, cursor.string(valueRange)))
+            if build { parameters.append(GenericParameter(name, cursor.string(valueRange))) }
         }
     }
 }

@@ -191,9 +191,12 @@ public struct MessageParser: Sendable {
         // Known headers seen so far, one bit per `KnownHeader` number (the validated ones are all below 64).
         var seen: UInt64 = 0
         let singleValuedMask = Self.singleValuedMask
-        for field in headers.fields {
-            let id = field.name.id
+        let fields = headers.fields
+        for index in fields.indices {
+            // The number is read in place: extension lines are skipped without being copied out.
+            let id = fields[index].name.id
             guard id != .extension, id.rawValue < 64 else { continue }
+            let field = fields[index]
             let bit: UInt64 = 1 << UInt64(id.rawValue)
             if seen & bit != 0, singleValuedMask & bit != 0 {
                 return .failure(SIPParseError(.duplicateHeader, header: field.name))
@@ -228,8 +231,8 @@ public struct MessageParser: Sendable {
                     }
                 case .contentType: _ = try MediaType(parsing: field.value)
                 case .contact:
-                    if field.value != "*" { _ = try NameAddress.parseList(field.value, header: name) }
-                case .route, .recordRoute: _ = try NameAddress.parseList(field.value, header: name)
+                    if field.value != "*" { _ = try NameAddress.parseList(field.value, header: name, build: false) }
+                case .route, .recordRoute: _ = try NameAddress.parseList(field.value, header: name, build: false)
                 default: break
                 }
             } catch {

@@ -61,15 +61,18 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
         return output
     }
 
-    /// Parses one list element at the cursor, stopping before a top-level comma or the end.
-    static func parse(_ cursor: inout ByteCursor, header: SIPHeaderName) throws(SIPParseError) -> NameAddress {
+    /// Parses one list element at the cursor, stopping before a top-level comma or the end. With `build`
+    /// false the element is checked by the same steps, but its text is not copied out: the result is empty.
+    static func parse(
+        _ cursor: inout ByteCursor, header: SIPHeaderName, build: Bool = true
+    ) throws(SIPParseError) -> NameAddress {
         let malformed = SIPParseError(.malformedHeader, header: header)
         cursor.skipWhitespace()
         var displayName: String?
         let bytes = cursor.bytes
         if cursor.peek() == UInt8(ascii: "\"") {
             guard let quoted = cursor.readQuotedString() else { throw malformed }
-            displayName = unquote(cursor.string(quoted))
+            if build { displayName = unquote(cursor.string(quoted)) }
             cursor.skipWhitespace()
             guard cursor.peek() == UInt8(ascii: "<") else { throw malformed }
         } else {
@@ -87,7 +90,7 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
                     let byte = bytes[index]
                     guard ByteClass.test(byte, ByteClass.token) || ByteClass.isWhitespace(byte) else { throw malformed }
                 }
-                if nameEnd > cursor.index { displayName = cursor.string(cursor.index..<nameEnd) }
+                if build, nameEnd > cursor.index { displayName = cursor.string(cursor.index..<nameEnd) }
                 cursor.index = scan
             } else {
                 // addr-spec: the URI ends at the first ";", "," or whitespace; it may not hold "?" (§20: a
@@ -97,9 +100,9 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
                         || $0 == 0x0D || $0 == 0x0A
                 }
                 guard !uriRange.isEmpty, !bytes[uriRange].contains(UInt8(ascii: "?")),
-                    let uri = AddressURI.parse(bytes, uriRange)
+                    let uri = AddressURI.parse(bytes, uriRange, build: build)
                 else { throw malformed }
-                let parameters = try GenericParameter.parseHeaderParameters(&cursor, header: header)
+                let parameters = try GenericParameter.parseHeaderParameters(&cursor, header: header, build: build)
                 return NameAddress(displayName: nil, uri: uri, parameters: parameters)
             }
         }
@@ -107,19 +110,26 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
         // (RFC 4475 `badaspec`).
         guard cursor.consume(UInt8(ascii: "<")) else { throw malformed }
         let uriRange = cursor.read { $0 == UInt8(ascii: ">") }
-        guard cursor.consume(UInt8(ascii: ">")), let uri = AddressURI.parse(bytes, uriRange) else { throw malformed }
-        let parameters = try GenericParameter.parseHeaderParameters(&cursor, header: header)
+        guard cursor.consume(UInt8(ascii: ">")), let uri = AddressURI.parse(bytes, uriRange, build: build) else {
+            throw malformed
+        }
+        let parameters = try GenericParameter.parseHeaderParameters(&cursor, header: header, build: build)
         return NameAddress(displayName: displayName, uri: uri, parameters: parameters)
     }
 
-    /// Parses a comma-separated list of addresses (Route, Record-Route, Path, Contact; §7.3.1).
-    static func parseList(_ value: String, header: SIPHeaderName) throws(SIPParseError) -> [NameAddress] {
+    /// Parses a comma-separated list of addresses (Route, Record-Route, Path, Contact; §7.3.1). With `build`
+    /// false the list is checked by the same steps (see `parse`) and an empty array is returned: what
+    /// message validation uses, which throws the values away.
+    static func parseList(
+        _ value: String, header: SIPHeaderName, build: Bool = true
+    ) throws(SIPParseError) -> [NameAddress] {
         let parsed: Result<[NameAddress], SIPParseError> = value.withUTF8Bytes { buffer in
             var cursor = ByteCursor(buffer)
             var addresses: [NameAddress] = []
             do throws(SIPParseError) {
                 repeat {
-                    addresses.append(try NameAddress.parse(&cursor, header: header))
+                    let address = try NameAddress.parse(&cursor, header: header, build: build)
+                    if build { addresses.append(address) }
                     cursor.skipWhitespace()
                 } while cursor.consume(UInt8(ascii: ","))
                 guard cursor.isAtEnd else { throw SIPParseError(.malformedHeader, header: header) }

@@ -69,24 +69,35 @@ extension SIPResponse {
         replyingTo request: SIPRequest, statusCode: SIPStatusCode, reasonPhrase: String? = nil, toTag: String? = nil
     ) {
         var headers = SIPHeaders()
-        for field in request.headers.fields {
-            switch field.name {
+        // Via, From, To, Call-ID, CSeq and perhaps Timestamp: room for them with no regrowth.
+        headers.fields.reserveCapacity(8)
+        let fields = request.headers.fields
+        // Switching on the known header's number, not on the name, copies no line that is not kept.
+        for index in fields.indices {
+            switch fields[index].name.id {
             case .via, .from, .callID, .cseq:
-                headers.fields.append(field)
+                headers.fields.append(fields[index])
             case .to:
-                var value = field.value
-                if let toTag, statusCode != .trying, (try? NameAddress(parsing: value))?.tag == nil {
+                var value = fields[index].value
+                if let toTag, statusCode != .trying, toTagIsMissing(request.headers, value) {
                     value += ";tag=\(toTag)"
                 }
                 headers.fields.append(SIPHeader(.to, value))
             case .timestamp where statusCode == .trying:
-                headers.fields.append(field)
+                headers.fields.append(fields[index])
             default:
                 break
             }
         }
         self.init(statusCode: statusCode, reasonPhrase: reasonPhrase, headers: headers)
     }
+}
+
+/// Whether the To value `value` of `headers` has no tag parameter (or does not parse). A parsed message
+/// holds its To already parsed from that same single line, so it is not parsed again.
+private func toTagIsMissing(_ headers: SIPHeaders, _ value: String) -> Bool {
+    if let parsed = headers.parsed { return parsed.to.tag == nil }
+    return (try? NameAddress(parsing: value))?.tag == nil
 }
 
 extension SIPRequest {

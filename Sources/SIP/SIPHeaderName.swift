@@ -149,11 +149,12 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
 
     /// The lowercased long and compact forms of the known names, as bytes, by length: a parsed name is
     /// compared with the few of its length (no string made, nothing hashed) before it is taken for an
-    /// extension.
-    static let knownByLength: [[(key: [UInt8], name: SIPHeaderName)]] = {
-        var table = [[(key: [UInt8], name: SIPHeaderName)]](repeating: [], count: 32)
+    /// extension. `first` is the key's first byte, checked before the key itself: a byte compare, where
+    /// passing the key's array to `matches` costs a retain and a release.
+    static let knownByLength: [[(first: UInt8, key: [UInt8], name: SIPHeaderName)]] = {
+        var table = [[(first: UInt8, key: [UInt8], name: SIPHeaderName)]](repeating: [], count: 32)
         for (key, name) in byLowercasedName.sorted(by: { $0.key < $1.key }) where key.utf8.count < table.count {
-            table[key.utf8.count].append((Array(key.utf8), name))
+            table[key.utf8.count].append((key.utf8.first ?? 0, Array(key.utf8), name))
         }
         return table
     }()
@@ -162,7 +163,9 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
     static func lookUp(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> SIPHeaderName {
         if range.count < knownByLength.count {
             let candidates = knownByLength[range.count]
-            for index in candidates.indices where matches(candidates[index].key, bytes, range) {
+            let first = range.isEmpty ? 0 : ByteClass.lowercased(bytes[range.lowerBound])
+            for index in candidates.indices
+            where candidates[index].first == first && matches(candidates[index].key, bytes, range) {
                 return candidates[index].name
             }
         }

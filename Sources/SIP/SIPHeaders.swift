@@ -56,32 +56,61 @@ public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCol
         set { fields[position] = newValue }
     }
 
+    /// The position of the first line called `name` at `start` or after it, or nil. The name of each line
+    /// is compared where it lies: `firstIndex(where:)` and `for field in fields` copy every line they look
+    /// at, retaining and releasing its strings, which made these lookups cost more than parsing the line.
+    @inline(__always)
+    func index(of name: SIPHeaderName, from start: Int = 0) -> Int? {
+        // `SIPHeaderName.==`, spelled out on the stored number so that no name is copied.
+        let id = name.id
+        var index = start
+        while index < fields.count {
+            if fields[index].name.id == id, id != .extension || fields[index].name.key == name.key { return index }
+            index += 1
+        }
+        return nil
+    }
+
     /// The values of every line called `name`, in order; each line's value whole (not split at commas).
     public subscript(name: SIPHeaderName) -> [String] {
-        fields.lazy.filter { $0.name == name }.map(\.value)
+        var values: [String] = []
+        var position = index(of: name)
+        while let current = position {
+            values.append(fields[current].value)
+            position = index(of: name, from: current + 1)
+        }
+        return values
     }
 
     /// The value of the first line called `name`.
     public func first(_ name: SIPHeaderName) -> String? {
-        fields.first { $0.name == name }?.value
+        index(of: name).map { fields[$0].value }
     }
 
     /// Whether any line is called `name`.
     public func contains(_ name: SIPHeaderName) -> Bool {
-        fields.contains { $0.name == name }
+        index(of: name) != nil
     }
 
     /// How many lines are called `name`.
     public func count(of name: SIPHeaderName) -> Int {
-        fields.reduce(0) { $0 + ($1.name == name ? 1 : 0) }
+        var count = 0
+        var position = index(of: name)
+        while let current = position {
+            count += 1
+            position = index(of: name, from: current + 1)
+        }
+        return count
     }
 
     /// Every value of `name`, split at top-level commas (§7.3.1) across all its lines, in order.
     /// Only meaningful for headers whose grammar is a comma-separated list.
     public func listValues(_ name: SIPHeaderName) -> [Substring] {
         var values: [Substring] = []
-        for field in fields where field.name == name {
-            values.append(contentsOf: splitHeaderList(field.value))
+        var position = index(of: name)
+        while let current = position {
+            values.append(contentsOf: splitHeaderList(fields[current].value))
+            position = index(of: name, from: current + 1)
         }
         return values
     }
@@ -94,14 +123,14 @@ public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCol
     /// Inserts a line before the first line called `name`, or at the top when there is none: the
     /// position that makes the value the topmost of its header (Via §16.6 step 8, Record-Route §16.6 step 4).
     public mutating func prepend(_ name: SIPHeaderName, _ value: String) {
-        let position = fields.firstIndex { $0.name == name } ?? 0
+        let position = index(of: name) ?? 0
         fields.insert(SIPHeader(name, value), at: position)
     }
 
     /// Replaces every line called `name` with one line holding `value`, at the first one's position
     /// (or appends it).
     public mutating func set(_ name: SIPHeaderName, _ value: String) {
-        if let position = fields.firstIndex(where: { $0.name == name }) {
+        if let position = index(of: name) {
             fields[position].value = value
             var index = fields.count - 1
             while index > position {
@@ -122,7 +151,7 @@ public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCol
     /// Used to pop the top Via (§16.7 step 3) and the top Route (§16.4, §16.6 step 6).
     @discardableResult
     public mutating func removeFirstValue(_ name: SIPHeaderName) -> Substring? {
-        guard let position = fields.firstIndex(where: { $0.name == name }) else { return nil }
+        guard let position = index(of: name) else { return nil }
         // One value on the line (no comma at all, the usual case): no list to split and join.
         if !fields[position].value.utf8.contains(0x2C) {
             let value = fields.remove(at: position).value
@@ -150,7 +179,7 @@ public struct SIPHeaders: Hashable, Sendable, RandomAccessCollection, MutableCol
 
     /// Replaces the first value of `name` (leaving the other values of a comma-joined line alone).
     public mutating func replaceFirstValue(_ name: SIPHeaderName, with value: String) {
-        guard let position = fields.firstIndex(where: { $0.name == name }) else { return }
+        guard let position = index(of: name) else { return }
         if !fields[position].value.utf8.contains(0x2C) {
             fields[position].value = value
             return

@@ -64,7 +64,9 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses a host at the cursor: `[IPv6]`, dotted IPv4, or a host name; leaves the cursor after it.
-    static func parse(_ cursor: inout ByteCursor) -> SIPHost? {
+    /// With `build` false the syntax is checked the same way but the host's text is left empty, for a
+    /// caller that only validates.
+    static func parse(_ cursor: inout ByteCursor, build: Bool = true) -> SIPHost? {
         if cursor.peek() == UInt8(ascii: "[") {
             let start = cursor.index + 1
             var index = start
@@ -72,14 +74,14 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
             guard index < cursor.end, index > start else { return nil }
             let octets = ipv6Octets(Array(UnsafeBufferPointer(rebasing: cursor.bytes[start..<index]))[...])
             guard octets != nil else { return nil }
-            let text = cursor.string(start..<index)
+            let text = build ? cursor.string(start..<index) : ""
             cursor.index = index + 1
             return .ipv6(text)
         }
         let range = cursor.read(ByteClass.hostname)
         guard !range.isEmpty else { return nil }
         let slice = UnsafeBufferPointer(rebasing: cursor.bytes[range])
-        let text = cursor.string(range)
+        let text = build ? cursor.string(range) : ""
         if slice.allSatisfy({ ByteClass.test($0, ByteClass.digit) || $0 == UInt8(ascii: ".") }) {
             guard ipv4Value(slice) != nil else { return nil }
             return .ipv4(text)

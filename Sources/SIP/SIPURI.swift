@@ -71,8 +71,9 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible {
         return output
     }
 
-    /// Parses `bytes[range]` as exactly one SIP/SIPS URI (§25.1 `SIP-URI`, `SIPS-URI`).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> SIPURI? {
+    /// Parses `bytes[range]` as exactly one SIP/SIPS URI (§25.1 `SIP-URI`, `SIPS-URI`). With `build` false
+    /// the syntax is checked the same way but the result holds no text (empty host, no user or parameters).
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, build: Bool = true) -> SIPURI? {
         var cursor = ByteCursor(bytes, range: range)
         let schemeRange = cursor.read(ByteClass.scheme)
         guard cursor.consume(UInt8(ascii: ":")) else { return nil }
@@ -96,17 +97,17 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible {
             guard !userRange.isEmpty,
                 validEscaped(bytes, userRange, ByteClass.unreserved | ByteClass.userExtra)
             else { return nil }
-            user = cursor.string(userRange)
+            if build { user = cursor.string(userRange) }
             if colon < at {
                 let passwordRange = (colon + 1)..<at
                 guard validEscaped(bytes, passwordRange, ByteClass.unreserved | ByteClass.passwordExtra) else {
                     return nil
                 }
-                password = cursor.string(passwordRange)
+                if build { password = cursor.string(passwordRange) }
             }
             cursor.index = at + 1
         }
-        guard let host = SIPHost.parse(&cursor) else { return nil }
+        guard let host = SIPHost.parse(&cursor, build: build) else { return nil }
         var port: UInt16?
         if cursor.consume(UInt8(ascii: ":")) {
             let digits = cursor.read(ByteClass.digit)
@@ -122,9 +123,9 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible {
             if cursor.consume(UInt8(ascii: "=")) {
                 let valueRange = cursor.read { $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: "?") }
                 guard !valueRange.isEmpty, validEscaped(bytes, valueRange, paramMask) else { return nil }
-                value = cursor.string(valueRange)
+                if build { value = cursor.string(valueRange) }
             }
-            parameters.append(GenericParameter(cursor.string(name), value))
+            if build { parameters.append(GenericParameter(cursor.string(name), value)) }
         }
         var headers: [GenericParameter] = []
         if cursor.consume(UInt8(ascii: "?")) {
@@ -136,7 +137,7 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible {
                 }
                 let value = cursor.read { $0 == UInt8(ascii: "&") }
                 guard validEscaped(bytes, value, headerMask) else { return nil }
-                headers.append(GenericParameter(cursor.string(name), cursor.string(value)))
+                if build { headers.append(GenericParameter(cursor.string(name), cursor.string(value))) }
             } while cursor.consume(UInt8(ascii: "&"))
         }
         guard cursor.isAtEnd else { return nil }

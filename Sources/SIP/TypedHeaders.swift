@@ -6,8 +6,10 @@ extension SIPHeaders {
     public func vias() throws(SIPParseError) -> [Via] {
         if let parsed { return parsed.vias }
         var vias: [Via] = []
-        for field in fields where field.name == .via {
-            vias += try Via.parseList(field.value)
+        var position = index(of: .via)
+        while let current = position {
+            vias += try Via.parseList(fields[current].value)
+            position = index(of: .via, from: current + 1)
         }
         return vias
     }
@@ -114,17 +116,22 @@ extension SIPHeaders {
 
     func addressList(_ name: SIPHeaderName) throws(SIPParseError) -> [NameAddress] {
         var addresses: [NameAddress] = []
-        for field in fields where field.name == name {
-            addresses += try NameAddress.parseList(field.value, header: name)
+        var position = index(of: name)
+        while let current = position {
+            addresses += try NameAddress.parseList(fields[current].value, header: name)
+            position = index(of: name, from: current + 1)
         }
         return addresses
     }
 
     func optionTags(_ name: SIPHeaderName) throws(SIPParseError) -> [String] {
         var tags: [String] = []
-        for field in fields where field.name == name {
-            if field.value.isEmpty { continue }
-            for element in splitHeaderList(field.value) {
+        var position = index(of: name)
+        while let current = position {
+            position = index(of: name, from: current + 1)
+            let value = fields[current].value
+            if value.isEmpty { continue }
+            for element in splitHeaderList(value) {
                 guard !element.isEmpty, element.utf8.allSatisfy({ ByteClass.test($0, ByteClass.token) }) else {
                     throw SIPParseError(.malformedHeader, header: name)
                 }
