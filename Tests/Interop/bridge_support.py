@@ -32,6 +32,7 @@ import yaml
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from stack_support import control_request
 from test_bridge_aiortc import (  # the signal helpers, shared rather than copied
     SAMPLE_RATE,
     SineTrack,
@@ -212,20 +213,8 @@ class BridgeHarness:
                 port.listener.close()
 
     def control(self, method: str) -> dict:
-        """One JSON-RPC 2.0 call on the bridge's control socket (one JSON object a line)."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.settimeout(5)
-            client.connect(str(self.runtime / "bridge.sock"))
-            client.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method}).encode() + b"\n")
-            received = b""
-            while not received.endswith(b"\n"):
-                chunk = client.recv(65536)
-                if not chunk:
-                    break
-                received += chunk
-        answer = json.loads(received)
-        assert "result" in answer, answer
-        return answer["result"]
+        """One JSON-RPC 2.0 call on the bridge's control socket: its result."""
+        return control_request(self.runtime / "bridge.sock", method)
 
     def status(self) -> dict:
         return self.control("status")
