@@ -1,25 +1,40 @@
 /// A header field name (RFC 3261 §7.3.1): case-insensitive, with the compact forms of §7.3.3 and later
 /// RFCs resolved to the long form, so `v`, `VIA` and `Via` are equal. Known names serialize in their
 /// canonical spelling; extension names as first received.
+///
+/// A known name is its number alone, with no reference to count: every header line holds a name, and
+/// lines are copied wherever a message is (each copy used to retain three strings per line).
 public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
-    /// The canonical spelling for a known header, the received spelling for an extension header.
-    public let name: String
-    /// The lowercased long form: what equality and hashing use.
-    let key: String
-    /// The one-letter compact form (§7.3.3), if the header has one.
-    public let compactForm: String?
     /// The known header's number, `.extension` for an extension header: equality and switching on it cost
     /// an integer comparison.
     let id: KnownHeader
+    /// An extension header's spelling and key; nil for a known header.
+    private let spelling: ExtensionSpelling?
+
+    /// The spelling of an extension header, shared by the copies of its name.
+    private final class ExtensionSpelling: Sendable {
+        let name: String
+        let key: String
+
+        init(name: String, key: String) {
+            self.name = name
+            self.key = key
+        }
+    }
+
+    /// The canonical spelling for a known header, the received spelling for an extension header.
+    public var name: String { spelling?.name ?? id.canonicalName }
+    /// The lowercased long form: what equality and hashing use.
+    var key: String { spelling?.key ?? id.canonicalName.asciiLowercased }
+    /// The one-letter compact form (§7.3.3), if the header has one.
+    public var compactForm: String? { spelling == nil ? id.compactForm : nil }
 
     /// Whether this is one of the headers listed in `SIPHeaderName.known`.
     public var isKnown: Bool { id != .extension }
 
-    private init(known name: String, compact: String? = nil, id: KnownHeader) {
-        self.name = name
-        self.key = name.asciiLowercased
-        self.compactForm = compact
+    init(id: KnownHeader) {
         self.id = id
+        self.spelling = nil
     }
 
     /// The header called `name` (any case, long or compact form).
@@ -28,10 +43,8 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
         if let known = SIPHeaderName.byLowercasedName[lowercased] {
             self = known
         } else {
-            self.name = name
-            self.key = lowercased
-            self.compactForm = nil
             self.id = .extension
+            self.spelling = ExtensionSpelling(name: name, key: lowercased)
         }
     }
 
@@ -44,87 +57,86 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
     }
     public var description: String { name }
 
-    public static let accept = SIPHeaderName(known: "Accept", id: .accept)
+    public static let accept = SIPHeaderName(id: .accept)
     /// RFC 3841 §9.2.
-    public static let acceptContact = SIPHeaderName(known: "Accept-Contact", compact: "a", id: .acceptContact)
-    public static let acceptEncoding = SIPHeaderName(known: "Accept-Encoding", id: .acceptEncoding)
-    public static let acceptLanguage = SIPHeaderName(known: "Accept-Language", id: .acceptLanguage)
-    public static let alertInfo = SIPHeaderName(known: "Alert-Info", id: .alertInfo)
-    public static let allow = SIPHeaderName(known: "Allow", id: .allow)
+    public static let acceptContact = SIPHeaderName(id: .acceptContact)
+    public static let acceptEncoding = SIPHeaderName(id: .acceptEncoding)
+    public static let acceptLanguage = SIPHeaderName(id: .acceptLanguage)
+    public static let alertInfo = SIPHeaderName(id: .alertInfo)
+    public static let allow = SIPHeaderName(id: .allow)
     /// RFC 6665 §8.2.2.
-    public static let allowEvents = SIPHeaderName(known: "Allow-Events", compact: "u", id: .allowEvents)
-    public static let authenticationInfo = SIPHeaderName(known: "Authentication-Info", id: .authenticationInfo)
-    public static let authorization = SIPHeaderName(known: "Authorization", id: .authorization)
-    public static let callID = SIPHeaderName(known: "Call-ID", compact: "i", id: .callID)
-    public static let callInfo = SIPHeaderName(known: "Call-Info", id: .callInfo)
-    public static let contact = SIPHeaderName(known: "Contact", compact: "m", id: .contact)
-    public static let contentDisposition = SIPHeaderName(known: "Content-Disposition", id: .contentDisposition)
-    public static let contentEncoding = SIPHeaderName(known: "Content-Encoding", compact: "e", id: .contentEncoding)
-    public static let contentLanguage = SIPHeaderName(known: "Content-Language", id: .contentLanguage)
-    public static let contentLength = SIPHeaderName(known: "Content-Length", compact: "l", id: .contentLength)
-    public static let contentType = SIPHeaderName(known: "Content-Type", compact: "c", id: .contentType)
-    public static let cseq = SIPHeaderName(known: "CSeq", id: .cseq)
-    public static let date = SIPHeaderName(known: "Date", id: .date)
-    public static let errorInfo = SIPHeaderName(known: "Error-Info", id: .errorInfo)
+    public static let allowEvents = SIPHeaderName(id: .allowEvents)
+    public static let authenticationInfo = SIPHeaderName(id: .authenticationInfo)
+    public static let authorization = SIPHeaderName(id: .authorization)
+    public static let callID = SIPHeaderName(id: .callID)
+    public static let callInfo = SIPHeaderName(id: .callInfo)
+    public static let contact = SIPHeaderName(id: .contact)
+    public static let contentDisposition = SIPHeaderName(id: .contentDisposition)
+    public static let contentEncoding = SIPHeaderName(id: .contentEncoding)
+    public static let contentLanguage = SIPHeaderName(id: .contentLanguage)
+    public static let contentLength = SIPHeaderName(id: .contentLength)
+    public static let contentType = SIPHeaderName(id: .contentType)
+    public static let cseq = SIPHeaderName(id: .cseq)
+    public static let date = SIPHeaderName(id: .date)
+    public static let errorInfo = SIPHeaderName(id: .errorInfo)
     /// RFC 6665 §8.2.1.
-    public static let event = SIPHeaderName(known: "Event", compact: "o", id: .event)
-    public static let expires = SIPHeaderName(known: "Expires", id: .expires)
+    public static let event = SIPHeaderName(id: .event)
+    public static let expires = SIPHeaderName(id: .expires)
     /// RFC 5626 §11.
-    public static let flowTimer = SIPHeaderName(known: "Flow-Timer", id: .flowTimer)
-    public static let from = SIPHeaderName(known: "From", compact: "f", id: .from)
+    public static let flowTimer = SIPHeaderName(id: .flowTimer)
+    public static let from = SIPHeaderName(id: .from)
     /// RFC 8224 §4 (compact form `y`).
-    public static let identity = SIPHeaderName(known: "Identity", compact: "y", id: .identity)
+    public static let identity = SIPHeaderName(id: .identity)
     /// RFC 4474 (obsolete; compact form `n`).
-    public static let identityInfo = SIPHeaderName(known: "Identity-Info", compact: "n", id: .identityInfo)
-    public static let inReplyTo = SIPHeaderName(known: "In-Reply-To", id: .inReplyTo)
-    public static let maxForwards = SIPHeaderName(known: "Max-Forwards", id: .maxForwards)
-    public static let mimeVersion = SIPHeaderName(known: "MIME-Version", id: .mimeVersion)
-    public static let minExpires = SIPHeaderName(known: "Min-Expires", id: .minExpires)
+    public static let identityInfo = SIPHeaderName(id: .identityInfo)
+    public static let inReplyTo = SIPHeaderName(id: .inReplyTo)
+    public static let maxForwards = SIPHeaderName(id: .maxForwards)
+    public static let mimeVersion = SIPHeaderName(id: .mimeVersion)
+    public static let minExpires = SIPHeaderName(id: .minExpires)
     /// RFC 4028 §5.
-    public static let minSE = SIPHeaderName(known: "Min-SE", id: .minSE)
-    public static let organization = SIPHeaderName(known: "Organization", id: .organization)
+    public static let minSE = SIPHeaderName(id: .minSE)
+    public static let organization = SIPHeaderName(id: .organization)
     /// RFC 3325 §9.1.
-    public static let pAssertedIdentity = SIPHeaderName(known: "P-Asserted-Identity", id: .pAssertedIdentity)
+    public static let pAssertedIdentity = SIPHeaderName(id: .pAssertedIdentity)
     /// RFC 3327 §4.
-    public static let path = SIPHeaderName(known: "Path", id: .path)
-    public static let priority = SIPHeaderName(known: "Priority", id: .priority)
+    public static let path = SIPHeaderName(id: .path)
+    public static let priority = SIPHeaderName(id: .priority)
     /// RFC 3323 §4.2.
-    public static let privacy = SIPHeaderName(known: "Privacy", id: .privacy)
-    public static let proxyAuthenticate = SIPHeaderName(known: "Proxy-Authenticate", id: .proxyAuthenticate)
-    public static let proxyAuthorization = SIPHeaderName(known: "Proxy-Authorization", id: .proxyAuthorization)
-    public static let proxyRequire = SIPHeaderName(known: "Proxy-Require", id: .proxyRequire)
+    public static let privacy = SIPHeaderName(id: .privacy)
+    public static let proxyAuthenticate = SIPHeaderName(id: .proxyAuthenticate)
+    public static let proxyAuthorization = SIPHeaderName(id: .proxyAuthorization)
+    public static let proxyRequire = SIPHeaderName(id: .proxyRequire)
     /// RFC 3262 §7.2.
-    public static let rack = SIPHeaderName(known: "RAck", id: .rack)
+    public static let rack = SIPHeaderName(id: .rack)
     /// RFC 3326 §2.
-    public static let reason = SIPHeaderName(known: "Reason", id: .reason)
-    public static let recordRoute = SIPHeaderName(known: "Record-Route", id: .recordRoute)
+    public static let reason = SIPHeaderName(id: .reason)
+    public static let recordRoute = SIPHeaderName(id: .recordRoute)
     /// RFC 3515 §2.1.
-    public static let referTo = SIPHeaderName(known: "Refer-To", compact: "r", id: .referTo)
+    public static let referTo = SIPHeaderName(id: .referTo)
     /// RFC 3892 §3.
-    public static let referredBy = SIPHeaderName(known: "Referred-By", compact: "b", id: .referredBy)
+    public static let referredBy = SIPHeaderName(id: .referredBy)
     /// RFC 3841 §9.2.
-    public static let rejectContact = SIPHeaderName(known: "Reject-Contact", compact: "j", id: .rejectContact)
-    public static let replyTo = SIPHeaderName(known: "Reply-To", id: .replyTo)
+    public static let rejectContact = SIPHeaderName(id: .rejectContact)
+    public static let replyTo = SIPHeaderName(id: .replyTo)
     /// RFC 3841 §9.1.
-    public static let requestDisposition = SIPHeaderName(
-        known: "Request-Disposition", compact: "d", id: .requestDisposition)
-    public static let require = SIPHeaderName(known: "Require", id: .require)
-    public static let retryAfter = SIPHeaderName(known: "Retry-After", id: .retryAfter)
-    public static let route = SIPHeaderName(known: "Route", id: .route)
+    public static let requestDisposition = SIPHeaderName(id: .requestDisposition)
+    public static let require = SIPHeaderName(id: .require)
+    public static let retryAfter = SIPHeaderName(id: .retryAfter)
+    public static let route = SIPHeaderName(id: .route)
     /// RFC 3262 §7.1.
-    public static let rseq = SIPHeaderName(known: "RSeq", id: .rseq)
-    public static let server = SIPHeaderName(known: "Server", id: .server)
+    public static let rseq = SIPHeaderName(id: .rseq)
+    public static let server = SIPHeaderName(id: .server)
     /// RFC 4028 §4.
-    public static let sessionExpires = SIPHeaderName(known: "Session-Expires", compact: "x", id: .sessionExpires)
-    public static let subject = SIPHeaderName(known: "Subject", compact: "s", id: .subject)
-    public static let supported = SIPHeaderName(known: "Supported", compact: "k", id: .supported)
-    public static let timestamp = SIPHeaderName(known: "Timestamp", id: .timestamp)
-    public static let to = SIPHeaderName(known: "To", compact: "t", id: .to)
-    public static let unsupported = SIPHeaderName(known: "Unsupported", id: .unsupported)
-    public static let userAgent = SIPHeaderName(known: "User-Agent", id: .userAgent)
-    public static let via = SIPHeaderName(known: "Via", compact: "v", id: .via)
-    public static let warning = SIPHeaderName(known: "Warning", id: .warning)
-    public static let wwwAuthenticate = SIPHeaderName(known: "WWW-Authenticate", id: .wwwAuthenticate)
+    public static let sessionExpires = SIPHeaderName(id: .sessionExpires)
+    public static let subject = SIPHeaderName(id: .subject)
+    public static let supported = SIPHeaderName(id: .supported)
+    public static let timestamp = SIPHeaderName(id: .timestamp)
+    public static let to = SIPHeaderName(id: .to)
+    public static let unsupported = SIPHeaderName(id: .unsupported)
+    public static let userAgent = SIPHeaderName(id: .userAgent)
+    public static let via = SIPHeaderName(id: .via)
+    public static let warning = SIPHeaderName(id: .warning)
+    public static let wwwAuthenticate = SIPHeaderName(id: .wwwAuthenticate)
 
     /// Every header this library knows by name.
     public static let known: [SIPHeaderName] = [
@@ -193,10 +205,8 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
     }
 
     private init(extension name: String, key: String) {
-        self.name = name
-        self.key = key
-        self.compactForm = nil
         self.id = .extension
+        self.spelling = ExtensionSpelling(name: name, key: key)
     }
 }
 
@@ -265,4 +275,102 @@ enum KnownHeader: UInt8, Hashable, Sendable {
     case userAgent = 60
     case warning = 61
     case wwwAuthenticate = 62
+}
+
+extension KnownHeader {
+    /// The canonical spelling (a literal: returning it retains nothing); empty for `.extension`.
+    var canonicalName: String {
+        switch self {
+        case .extension: ""
+        case .accept: "Accept"
+        case .acceptContact: "Accept-Contact"
+        case .acceptEncoding: "Accept-Encoding"
+        case .acceptLanguage: "Accept-Language"
+        case .alertInfo: "Alert-Info"
+        case .allow: "Allow"
+        case .allowEvents: "Allow-Events"
+        case .authenticationInfo: "Authentication-Info"
+        case .authorization: "Authorization"
+        case .callID: "Call-ID"
+        case .callInfo: "Call-Info"
+        case .contact: "Contact"
+        case .contentDisposition: "Content-Disposition"
+        case .contentEncoding: "Content-Encoding"
+        case .contentLanguage: "Content-Language"
+        case .contentLength: "Content-Length"
+        case .contentType: "Content-Type"
+        case .cseq: "CSeq"
+        case .date: "Date"
+        case .errorInfo: "Error-Info"
+        case .event: "Event"
+        case .expires: "Expires"
+        case .flowTimer: "Flow-Timer"
+        case .from: "From"
+        case .identity: "Identity"
+        case .identityInfo: "Identity-Info"
+        case .inReplyTo: "In-Reply-To"
+        case .maxForwards: "Max-Forwards"
+        case .mimeVersion: "MIME-Version"
+        case .minExpires: "Min-Expires"
+        case .minSE: "Min-SE"
+        case .organization: "Organization"
+        case .pAssertedIdentity: "P-Asserted-Identity"
+        case .path: "Path"
+        case .priority: "Priority"
+        case .privacy: "Privacy"
+        case .proxyAuthenticate: "Proxy-Authenticate"
+        case .proxyAuthorization: "Proxy-Authorization"
+        case .proxyRequire: "Proxy-Require"
+        case .rack: "RAck"
+        case .reason: "Reason"
+        case .recordRoute: "Record-Route"
+        case .referTo: "Refer-To"
+        case .referredBy: "Referred-By"
+        case .rejectContact: "Reject-Contact"
+        case .replyTo: "Reply-To"
+        case .requestDisposition: "Request-Disposition"
+        case .require: "Require"
+        case .retryAfter: "Retry-After"
+        case .route: "Route"
+        case .rseq: "RSeq"
+        case .server: "Server"
+        case .sessionExpires: "Session-Expires"
+        case .subject: "Subject"
+        case .supported: "Supported"
+        case .timestamp: "Timestamp"
+        case .to: "To"
+        case .unsupported: "Unsupported"
+        case .userAgent: "User-Agent"
+        case .via: "Via"
+        case .warning: "Warning"
+        case .wwwAuthenticate: "WWW-Authenticate"
+        }
+    }
+
+    /// The one-letter compact form (§7.3.3 and the RFCs cited at each name), if any.
+    var compactForm: String? {
+        switch self {
+        case .acceptContact: "a"
+        case .allowEvents: "u"
+        case .callID: "i"
+        case .contact: "m"
+        case .contentEncoding: "e"
+        case .contentLength: "l"
+        case .contentType: "c"
+        case .event: "o"
+        case .from: "f"
+        case .identity: "y"
+        case .identityInfo: "n"
+        case .referTo: "r"
+        case .referredBy: "b"
+        case .rejectContact: "j"
+        case .requestDisposition: "d"
+        case .sessionExpires: "x"
+        case .subject: "s"
+        case .supported: "k"
+        case .to: "t"
+        case .via: "v"
+        default: nil
+        }
+    }
 }
