@@ -44,19 +44,20 @@ extension Array where Element == GenericParameter {
 
     /// `;a=1;b` as serialized after a header value or URI.
     var serialized: String {
-        var output = ""
-        append(to: &output)
-        return output
+        guard !isEmpty else { return "" }
+        var text = TextBuilder(capacity: 64)
+        append(to: &text)
+        return text.text
     }
 
-    /// Appends `serialized` to `output`.
-    func append(to output: inout String) {
+    /// Appends `serialized` to `text`.
+    func append(to text: inout TextBuilder) {
         for parameter in self {
-            output += ";"
-            output += parameter.name
+            text.append(";")
+            text.append(parameter.name)
             if let value = parameter.value {
-                output += "="
-                output += value
+                text.append("=")
+                text.append(value)
             }
         }
     }

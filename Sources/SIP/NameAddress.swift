@@ -49,16 +49,19 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
     public var sipURI: SIPURI? { uri.sipURI }
 
     public var description: String {
-        var output = ""
+        var text = TextBuilder(capacity: 128)
         if let displayName, !displayName.isEmpty {
-            output += quote(displayName)
-            output += " "
+            text.append(quote(displayName))
+            text.append(" ")
         }
-        output += "<"
-        output += uri.description
-        output += ">"
-        output += parameters.serialized
-        return output
+        text.append("<")
+        switch uri {
+        case .sip(let sipURI): sipURI.append(to: &text)
+        case .absolute(let absolute): text.append(absolute)
+        }
+        text.append(">")
+        parameters.append(to: &text)
+        return text.text
     }
 
     /// Parses one list element at the cursor, stopping before a top-level comma or the end. With `build`

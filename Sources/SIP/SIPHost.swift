@@ -15,6 +15,17 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Appends `description` to `text`.
+    func append(to text: inout TextBuilder) {
+        switch self {
+        case .hostname(let name), .ipv4(let name): text.append(name)
+        case .ipv6(let address):
+            text.append("[")
+            text.append(address)
+            text.append("]")
+        }
+    }
+
     /// The host without brackets.
     public var bareHost: String {
         switch self {

@@ -55,20 +55,33 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible {
     public var hasOutboundParameter: Bool { parameters.contains(named: "ob") }
 
     public var description: String {
-        var output = isSecure ? "sips:" : "sip:"
+        var text = TextBuilder(capacity: 96)
+        append(to: &text)
+        return text.text
+    }
+
+    func append(to text: inout TextBuilder) {
+        text.append(isSecure ? "sips:" : "sip:")
         if let user {
-            output += user
-            if let password { output += ":" + password }
-            output += "@"
+            text.append(user)
+            if let password {
+                text.append(":")
+                text.append(password)
+            }
+            text.append("@")
         }
-        output += host.description
-        if let port { output += ":" + String(port) }
-        output += parameters.serialized
-        if !headers.isEmpty {
-            output += "?"
-            output += headers.map { "\($0.name)=\($0.value ?? "")" }.joined(separator: "&")
+        host.append(to: &text)
+        if let port {
+            text.append(":")
+            text.append(decimal: port)
         }
-        return output
+        parameters.append(to: &text)
+        for (index, header) in headers.enumerated() {
+            text.append(index == 0 ? "?" : "&")
+            text.append(header.name)
+            text.append("=")
+            text.append(header.value ?? "")
+        }
     }
 
     /// Parses `bytes[range]` as exactly one SIP/SIPS URI (§25.1 `SIP-URI`, `SIPS-URI`). With `build` false

@@ -77,7 +77,12 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
 
     /// sent-by as `host[:port]`.
     public var sentBy: String {
-        port.map { "\(host.description):\($0)" } ?? host.description
+        guard let port else { return host.description }
+        var text = TextBuilder(capacity: 32)
+        host.append(to: &text)
+        text.append(":")
+        text.append(decimal: port)
+        return text.text
     }
 
     /// Whether this Via says the transport is reliable (§17.1.1.2: timers differ); unknown transports count as
@@ -87,22 +92,21 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        // Appended into one reserved string: a Via is written for every forwarded request.
-        var text = ""
-        text.reserveCapacity(96)
-        text += protocolName
-        text += "/"
-        text += protocolVersion
-        text += "/"
-        text += transport
-        text += " "
-        text += host.description
+        // A Via is written for every forwarded request.
+        var text = TextBuilder(capacity: 128)
+        text.append(protocolName)
+        text.append("/")
+        text.append(protocolVersion)
+        text.append("/")
+        text.append(transport)
+        text.append(" ")
+        host.append(to: &text)
         if let port {
-            text += ":"
-            text += String(port)
+            text.append(":")
+            text.append(decimal: port)
         }
         parameters.append(to: &text)
-        return text
+        return text.text
     }
 
     /// Records where a request really came from, as a server does on receipt (§18.2.1, RFC 3581 §4): adds
