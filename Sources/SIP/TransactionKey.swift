@@ -12,6 +12,19 @@ public enum TransactionKey: Hashable, Sendable {
         requestURI: String, fromTag: String, toTag: String, callID: String, cseq: UInt32, via: String,
         method: String)
 
+    /// Equality is every part's; the hash is the branch's alone (the Call-ID and CSeq of an RFC 2543
+    /// key), which tells transactions apart all but always. A proxy looks keys up a dozen times per
+    /// message, and hashing the sent-by and method strings too made the lookups cost more than the rest
+    /// of the matching.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .branch(let branch, _, _): hasher.combine(branch)
+        case .legacy(_, _, _, let callID, let cseq, _, _):
+            hasher.combine(callID)
+            hasher.combine(cseq)
+        }
+    }
+
     /// The server transaction key of a received request (§17.2.3); nil when the request lacks a readable Via
     /// or CSeq.
     public static func server(for request: SIPRequest) -> TransactionKey? {
