@@ -150,7 +150,7 @@ public struct EdgeProxy: Sendable {
 
     /// The driver could not send what a client transaction asked for (§17.1.4).
     public mutating func sendFailed(transaction key: TransactionKey, now: TransactionInstant) -> [ProxyAction] {
-        guard var entry = clients[key] else { return [] }
+        guard let entry = clients[key] else { return [] }
         let actions = entry.transaction.handle(transportError: (), now: now)
         clients[key] = entry
         return processClient(actions, key: key, now: now)
@@ -177,13 +177,13 @@ public struct EdgeProxy: Sendable {
     public mutating func handleTimeout(now: TransactionInstant) -> [ProxyAction] {
         var actions: [ProxyAction] = []
         for key in servers.popDue(now) {
-            guard var entry = servers[key] else { continue }
+            guard let entry = servers[key] else { continue }
             let result = entry.transaction.handleTimeout(now: now)
             servers[key] = entry
             actions += processServer(result, key: key, now: now)
         }
         for key in clients.popDue(now) {
-            guard var entry = clients[key] else { continue }
+            guard let entry = clients[key] else { continue }
             let result = entry.transaction.handleTimeout(now: now)
             clients[key] = entry
             actions += processClient(result, key: key, now: now)
@@ -266,7 +266,7 @@ public struct EdgeProxy: Sendable {
         if servers.contains(key) {
             // A retransmission, or the ACK of a 300-699 (§17.2.1): the server transaction absorbs it.
             counters.retransmissionsAbsorbed += 1
-            var entry = servers[key]!
+            let entry = servers[key]!
             let result = entry.transaction.handle(request: request, now: now)
             servers[key] = entry
             return processServer(result, key: key, now: now)
@@ -289,7 +289,7 @@ public struct EdgeProxy: Sendable {
                 NonInviteServerTransaction(
                     request: request, reliableTransport: isReliable, timers: configuration.timers))
         var actions = processServerActions(transaction.start(now: now), flow: flow)
-        var entry = ServerEntry(transaction: transaction, flow: flow, request: request)
+        let entry = ServerEntry(transaction: transaction, flow: flow, request: request)
         let decision = decide(request, received: received, incomingVia: via, on: flow, fromTrunk: fromTrunk)
         if case .forward(let plan) = decision { entry.plan = plan }
         servers[key] = entry
@@ -320,7 +320,7 @@ public struct EdgeProxy: Sendable {
         key: TransactionKey, status: SIPStatusCode, reason: String? = nil, headers: SIPHeaders = [],
         now: TransactionInstant
     ) -> [ProxyAction] {
-        guard var entry = servers[key] else { return [] }
+        guard let entry = servers[key] else { return [] }
         var response = SIPResponse(
             replyingTo: entry.request, statusCode: status, reasonPhrase: reason,
             toTag: localTag(for: entry.request.headers))
@@ -457,7 +457,7 @@ public struct EdgeProxy: Sendable {
     /// Sends the request of server transaction `serverKey` to its next candidate (§16.6), as a new client
     /// transaction; answers the best response so far when none is left.
     private mutating func startAttempt(serverKey: TransactionKey, now: TransactionInstant) -> [ProxyAction] {
-        guard var entry = servers[serverKey], let plan = entry.plan else { return [] }
+        guard let entry = servers[serverKey], let plan = entry.plan else { return [] }
         guard !entry.cancelled, entry.attempt < plan.hops.count else {
             servers[serverKey] = entry
             return finish(serverKey: serverKey, now: now)
@@ -551,7 +551,7 @@ public struct EdgeProxy: Sendable {
     ) -> [ProxyAction] {
         if servers.contains(key) {
             counters.retransmissionsAbsorbed += 1
-            var entry = servers[key]!
+            let entry = servers[key]!
             let result = entry.transaction.handle(request: request, now: now)
             servers[key] = entry
             return processServer(result, key: key, now: now)
@@ -562,14 +562,14 @@ public struct EdgeProxy: Sendable {
         var actions = processServerActions(transaction.start(now: now), flow: flow)
         servers[key] = ServerEntry(transaction: transaction, flow: flow, request: request)
         let inviteKey = key.invite
-        guard var invite = servers[inviteKey], case .invite = invite.transaction else {
+        guard let invite = servers[inviteKey], case .invite = invite.transaction else {
             return actions + respond(key: key, status: .callOrTransactionDoesNotExist, now: now)
         }
         actions += respond(key: key, status: .ok, now: now)
         guard !invite.finalSent, !invite.cancelled else { return actions }
         invite.cancelled = true
         servers[inviteKey] = invite
-        guard let clientKey = invite.activeClient, var client = clients[clientKey] else {
+        guard let clientKey = invite.activeClient, let client = clients[clientKey] else {
             return actions + respond(key: inviteKey, status: .requestTerminated, now: now)
         }
         if client.transaction.receivedProvisional {
@@ -626,7 +626,7 @@ public struct EdgeProxy: Sendable {
         _ response: SIPResponse, clientKey: TransactionKey, serverKey: TransactionKey, trunk: TrunkServerID?,
         now: TransactionInstant
     ) -> [ProxyAction] {
-        guard var entry = servers[serverKey] else { return [] }
+        guard let entry = servers[serverKey] else { return [] }
         let code = response.statusCode
         if let trunk, code.isFinal {
             // Calls count toward health passively: a timeout or 5xx is a failure, anything else a success.
@@ -666,7 +666,7 @@ public struct EdgeProxy: Sendable {
 
     /// Answers the server transaction with the best response collected, or 408/487 when there is none.
     private mutating func finish(serverKey: TransactionKey, now: TransactionInstant) -> [ProxyAction] {
-        guard var entry = servers[serverKey], !entry.finalSent else { return [] }
+        guard let entry = servers[serverKey], !entry.finalSent else { return [] }
         guard var best = entry.best else {
             return respond(key: serverKey, status: entry.cancelled ? .requestTerminated : .requestTimeout, now: now)
         }
@@ -1058,7 +1058,11 @@ enum Decision {
     case forward(ForwardPlan)
 }
 
-struct ServerEntry: TimedEntry {
+/// A server transaction and what the proxy keeps with it. A class: the table hands out a reference, so
+/// reading an entry, or changing it and storing it back, costs one retain rather than a copy of every
+/// part (the transaction's requests and responses, the flow, the keys), which was an eighth of the
+/// proxy's work per message. It is only touched on the proxy's thread.
+final class ServerEntry: TimedEntry, @unchecked Sendable {
     var transaction: ServerTransaction
     let flow: Flow
     /// The request as received; its header fields and body are released with the plan (`release()`).
@@ -1093,7 +1097,7 @@ struct ServerEntry: TimedEntry {
     /// Once the final response is on its way, nothing but the transaction's matching and timers is
     /// needed for the 32 s an entry lingers: the plan (the forwarded request, the hops), the best
     /// response and the received request's header fields and body go.
-    mutating func release() {
+    func release() {
         sharedPlan = nil
         best = nil
         request.headers = SIPHeaders()
@@ -1101,7 +1105,8 @@ struct ServerEntry: TimedEntry {
     }
 }
 
-struct ClientEntry: TimedEntry {
+/// A client transaction and where it goes; a class for the reason `ServerEntry` is.
+final class ClientEntry: TimedEntry, @unchecked Sendable {
     enum Purpose: Sendable {
         case forward(TransactionKey)
         case cancel

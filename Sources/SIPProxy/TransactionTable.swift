@@ -49,7 +49,7 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
                 return
             }
             if let index = slots.index(forKey: key) {
-                _ = modify(at: index) { $0 = newValue }
+                modify(at: index) { $0 = newValue }
             } else {
                 let handle = allocateHandle(for: key)
                 slots[key] = Slot(entry: newValue, queued: newValue.deadline, handle: handle)
