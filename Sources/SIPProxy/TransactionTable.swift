@@ -11,34 +11,28 @@ protocol TimedEntry: Sendable {
 /// second keep tens of thousands alive. A write that changes the entry's deadline pushes it; queue
 /// items whose entry's deadline moved on since are dropped when they surface.
 struct TransactionTable<Entry: TimedEntry>: Sendable {
-    /// An entry with the deadline it last queued, while that queue item has not surfaced: a write that
-    /// leaves the deadline as it was (most writes: a response forwarded, a flag set) queues nothing.
     private struct Slot: Sendable {
         var entry: Entry
-        var queued: TransactionInstant?
-        /// The entry's number in `keys`, which its queue items carry instead of its key.
+        /// The entry's number in `records`, which its queue items carry instead of its key.
         var handle: Handle
+    }
 
-        /// The deadline to queue after the entry changed, if it is not queued already.
-        mutating func requeue() -> TransactionInstant? {
-            guard let deadline = entry.deadline, deadline != queued else { return nil }
-            queued = deadline
-            return deadline
-        }
-
-        /// A queue item of this entry for `deadline` surfaced at `now`: whether the entry is due.
-        mutating func surfaced(_ deadline: TransactionInstant, now: TransactionInstant) -> Bool {
-            if queued == deadline { queued = nil }
-            guard let current = entry.deadline else { return false }
-            return current <= now
-        }
+    /// What a handle stands for: its entry's key, and the deadline the entry last queued while that
+    /// queue item has not surfaced. A write that leaves the deadline as it was (most writes: a response
+    /// forwarded, a flag set) queues nothing, and a queue item that surfaces with another deadline is
+    /// dropped by comparing two numbers, without looking its key up.
+    private struct Record: Sendable {
+        var key: TransactionKey?
+        /// Counts the entries that held the handle: it tells the queue items of an old entry (still in
+        /// the heap) from those of the new one.
+        var generation: UInt32
+        var queued: TransactionInstant?
     }
 
     private var slots: [TransactionKey: Slot] = [:]
     private var queue = DeadlineHeap()
-    /// Keys by handle. A handle is reused once its entry is gone; its generation tells the queue
-    /// items of the old entry (still in the heap) from those of the new one.
-    private var keys: [(key: TransactionKey?, generation: UInt32)] = []
+    /// Records by handle; a handle is reused once its entry is gone.
+    private var records: [Record] = []
     private var freeHandles: [UInt32] = []
 
     subscript(key: TransactionKey) -> Entry? {
@@ -52,8 +46,8 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
                 modify(at: index) { $0 = newValue }
             } else {
                 let handle = allocateHandle(for: key)
-                slots[key] = Slot(entry: newValue, queued: newValue.deadline, handle: handle)
-                if let deadline = newValue.deadline { queue.insert(deadline, handle) }
+                slots[key] = Slot(entry: newValue, handle: handle)
+                requeue(handle, newValue.deadline)
             }
         }
     }
@@ -68,17 +62,16 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
     private mutating func modify<Result>(
         at index: Dictionary<TransactionKey, Slot>.Index, _ body: (inout Entry) -> Result
     ) -> Result {
-        var due: TransactionInstant?
-        var handle = Handle(index: 0, generation: 0)
-        func apply(_ slot: inout Slot) -> Result {
-            let result = body(&slot.entry)
-            due = slot.requeue()
-            handle = slot.handle
-            return result
-        }
-        let result = apply(&slots.values[index])
-        if let due { queue.insert(due, handle) }
+        let result = body(&slots.values[index].entry)
+        requeue(slots.values[index].handle, slots.values[index].entry.deadline)
         return result
+    }
+
+    /// Queues `deadline` for `handle` unless that is the deadline it has queued already.
+    private mutating func requeue(_ handle: Handle, _ deadline: TransactionInstant?) {
+        guard let deadline, records[Int(handle.index)].queued != deadline else { return }
+        records[Int(handle.index)].queued = deadline
+        queue.insert(deadline, handle)
     }
 
     /// Reads the entry of `key` in place, without copying all of it; nil when there is none.
@@ -100,13 +93,16 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
     /// consumed, so the caller must run each one's timers and store it back.
     mutating func popDue(_ now: TransactionInstant) -> [TransactionKey] {
         var due: [TransactionKey] = []
-        var seen: Set<UInt32> = []
         while let first = queue.first, first.deadline <= now {
             queue.removeFirst()
-            let record = keys[Int(first.handle.index)]
-            guard record.generation == first.handle.generation, let key = record.key,
-                let index = slots.index(forKey: key), slots.values[index].surfaced(first.deadline, now: now),
-                seen.insert(first.handle.index).inserted
+            let number = Int(first.handle.index)
+            // An entry has one live queue item: the one with the deadline it queued last.
+            guard records[number].generation == first.handle.generation, records[number].queued == first.deadline,
+                let key = records[number].key
+            else { continue }
+            records[number].queued = nil
+            guard let index = slots.index(forKey: key), let current = slots.values[index].entry.deadline,
+                current <= now
             else { continue }
             due.append(key)
         }
@@ -115,15 +111,16 @@ struct TransactionTable<Entry: TimedEntry>: Sendable {
 
     private mutating func allocateHandle(for key: TransactionKey) -> Handle {
         if let index = freeHandles.popLast() {
-            keys[Int(index)].key = key
-            return Handle(index: index, generation: keys[Int(index)].generation)
+            records[Int(index)].key = key
+            records[Int(index)].queued = nil
+            return Handle(index: index, generation: records[Int(index)].generation)
         }
-        keys.append((key, 0))
-        return Handle(index: UInt32(keys.count - 1), generation: 0)
+        records.append(Record(key: key, generation: 0, queued: nil))
+        return Handle(index: UInt32(records.count - 1), generation: 0)
     }
 
     private mutating func free(_ handle: Handle) {
-        keys[Int(handle.index)] = (nil, handle.generation &+ 1)
+        records[Int(handle.index)] = Record(key: nil, generation: handle.generation &+ 1, queued: nil)
         freeHandles.append(handle.index)
     }
 }
