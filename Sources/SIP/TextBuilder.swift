@@ -15,11 +15,6 @@ struct TextBuilder {
         appendUTF8(text, to: &bytes)
     }
 
-    mutating func append(_ text: Substring) {
-        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) }
-        if copied == nil { bytes += text.utf8 }
-    }
-
     /// `number` in decimal.
     mutating func append(decimal number: UInt16) {
         var divisor: UInt16 = 10_000
