@@ -26,6 +26,15 @@ public enum SIPHost: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Appends `host[:port]` (a Via's sent-by, a URI's hostport) to `text`.
+    func append(to text: inout TextBuilder, port: UInt16?) {
+        append(to: &text)
+        if let port {
+            text.append(":")
+            text.append(decimal: port)
+        }
+    }
+
     /// The host without brackets.
     public var bareHost: String {
         switch self {

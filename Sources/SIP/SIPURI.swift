@@ -70,11 +70,7 @@ public struct SIPURI: Hashable, Sendable, CustomStringConvertible {
             }
             text.append("@")
         }
-        host.append(to: &text)
-        if let port {
-            text.append(":")
-            text.append(decimal: port)
-        }
+        host.append(to: &text, port: port)
         parameters.append(to: &text)
         for (index, header) in headers.enumerated() {
             text.append(index == 0 ? "?" : "&")

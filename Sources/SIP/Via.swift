@@ -79,9 +79,7 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
     public var sentBy: String {
         guard let port else { return host.description }
         var text = TextBuilder(capacity: 32)
-        host.append(to: &text)
-        text.append(":")
-        text.append(decimal: port)
+        host.append(to: &text, port: port)
         return text.text
     }
 
@@ -100,11 +98,7 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
         text.append("/")
         text.append(transport)
         text.append(" ")
-        host.append(to: &text)
-        if let port {
-            text.append(":")
-            text.append(decimal: port)
-        }
+        host.append(to: &text, port: port)
         parameters.append(to: &text)
         return text.text
     }
