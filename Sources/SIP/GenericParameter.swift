@@ -66,7 +66,8 @@ extension Array where Element == GenericParameter {
 extension GenericParameter {
     /// Parses `*( SEMI generic-param )` (§25.1) at the cursor, allowing LWS around `;` and `=`
     /// (RFC 4475 `wsinv`). Stops before anything that is not `;` (a comma or the end). With `build` false
-    /// the parameters are checked the same way but none is returned.
+    /// the parameters are checked the same way but only the first `tag` is returned: a dialog's identity
+    /// (§12) is all that validating From and To keeps, and the other names and values are not copied out.
     static func parseHeaderParameters(
         _ cursor: inout ByteCursor, header: SIPHeaderName, build: Bool = true
     ) throws(SIPParseError) -> [GenericParameter] {
@@ -84,7 +85,11 @@ extension GenericParameter {
             cursor.skipWhitespace()
             guard cursor.consume(UInt8(ascii: "=")) else {
                 cursor.index = mark
-                if build { parameters.append(GenericParameter(name)) }
+                if build {
+                    parameters.append(GenericParameter(name))
+                } else if parameters.isEmpty, cursor.matches(nameRange, ignoringCase: "tag") {
+                    parameters.append(GenericParameter("tag"))
+                }
                 continue
             }
             cursor.skipWhitespace()
@@ -106,7 +111,11 @@ extension GenericParameter {
                 valueRange = cursor.readToken()
                 guard !valueRange.isEmpty else { throw SIPParseError(.malformedHeader, header: header) }
             }
-            if build { parameters.append(GenericParameter(name, cursor.string(valueRange))) }
+            if build {
+                parameters.append(GenericParameter(name, cursor.string(valueRange)))
+            } else if parameters.isEmpty, cursor.matches(nameRange, ignoringCase: "tag") {
+                parameters.append(GenericParameter("tag", cursor.string(valueRange)))
+            }
         }
     }
 }

@@ -185,8 +185,9 @@ public struct MessageParser: Sendable {
         _ headers: SIPHeaders, isRequest: Bool, method: SIPMethod?
     ) -> Result<ParsedHeaders, SIPParseError> {
         var vias: [Via] = []
-        var from: NameAddress?
-        var to: NameAddress?
+        // Present or not is told by `seen`; these are the tags, nil when the header has none.
+        var fromTag: String?
+        var toTag: String?
         var cseqValue: CSeq?
         // Known headers seen so far, one bit per `KnownHeader` number (the validated ones are all below 64).
         var seen: UInt64 = 0
@@ -209,8 +210,8 @@ public struct MessageParser: Sendable {
                     // One Via line is the usual case: its list is the whole list, with no append.
                     let values = try Via.parseList(field.value)
                     if vias.isEmpty { vias = values } else { vias += values }
-                case .from: from = try NameAddress(parsing: field.value, header: name)
-                case .to: to = try NameAddress(parsing: field.value, header: name)
+                case .from: fromTag = try NameAddress.validatedTag(field.value, header: name)
+                case .to: toTag = try NameAddress.validatedTag(field.value, header: name)
                 case .callID:
                     guard SIPHeaders.isValidCallID(field.value) else {
                         throw SIPParseError(.malformedHeader, header: name)
@@ -239,8 +240,8 @@ public struct MessageParser: Sendable {
                 return .failure(error)
             }
         }
-        if seen & Self.mandatoryMask == Self.mandatoryMask, let from, let to, let cseqValue {
-            return .success(ParsedHeaders(vias: vias, from: from, to: to, cseq: cseqValue))
+        if seen & Self.mandatoryMask == Self.mandatoryMask, let cseqValue {
+            return .success(ParsedHeaders(vias: vias, fromTag: fromTag, toTag: toTag, cseq: cseqValue))
         }
         for name in Self.mandatoryHeaders where seen & (1 << UInt64(name.id.rawValue)) == 0 {
             return .failure(SIPParseError(.missingHeader, header: name))

@@ -23,10 +23,22 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses one name-addr or addr-spec with its parameters; errors name `header`.
     public init(parsing text: String, header: SIPHeaderName = .to) throws(SIPParseError) {
+        self = try Self.parseWhole(text, header: header, build: true)
+    }
+
+    /// Checks `text` as `init(parsing:header:)` does and returns only its `tag` parameter: what message
+    /// validation keeps of From and To (a dialog's identity, §12), without copying out the rest.
+    static func validatedTag(_ text: String, header: SIPHeaderName) throws(SIPParseError) -> String? {
+        try parseWhole(text, header: header, build: false).parameters.first?.value
+    }
+
+    private static func parseWhole(_ text: String, header: SIPHeaderName, build: Bool) throws(SIPParseError)
+        -> NameAddress
+    {
         let parsed: Result<NameAddress, SIPParseError> = text.withUTF8Bytes { buffer in
             var cursor = ByteCursor(buffer)
             do throws(SIPParseError) {
-                let address = try NameAddress.parse(&cursor, header: header)
+                let address = try NameAddress.parse(&cursor, header: header, build: build)
                 cursor.skipWhitespace()
                 guard cursor.isAtEnd else { throw SIPParseError(.malformedHeader, header: header) }
                 return .success(address)
@@ -34,7 +46,7 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
                 return .failure(error)
             }
         }
-        self = try parsed.get()
+        return try parsed.get()
     }
 
     /// The `tag` parameter (§19.3), which identifies a dialog's peer in From and To.
@@ -65,7 +77,8 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses one list element at the cursor, stopping before a top-level comma or the end. With `build`
-    /// false the element is checked by the same steps, but its text is not copied out: the result is empty.
+    /// false the element is checked by the same steps, but its text is not copied out: the result holds
+    /// only its `tag` parameter, if it has one.
     static func parse(
         _ cursor: inout ByteCursor, header: SIPHeaderName, build: Bool = true
     ) throws(SIPParseError) -> NameAddress {

@@ -96,7 +96,7 @@ extension SIPResponse {
 /// Whether the To value `value` of `headers` has no tag parameter (or does not parse). A parsed message
 /// holds its To already parsed from that same single line, so it is not parsed again.
 private func toTagIsMissing(_ headers: SIPHeaders, _ value: String) -> Bool {
-    if let parsed = headers.parsed { return parsed.to.tag == nil }
+    if let parsed = headers.parsed { return parsed.toTag == nil }
     return (try? NameAddress(parsing: value))?.tag == nil
 }
 

@@ -210,14 +210,16 @@ func containsComma(_ text: String) -> Bool {
 final class ParsedHeaders: Sendable {
     /// Every Via value, top first, across lines and commas.
     let vias: [Via]
-    let from: NameAddress
-    let to: NameAddress
+    /// The `tag` of From and of To: of those two addresses a proxy needs only the dialog's identity (§12),
+    /// so validation checks the rest without building it.
+    let fromTag: String?
+    let toTag: String?
     let cseq: CSeq
 
-    init(vias: [Via], from: NameAddress, to: NameAddress, cseq: CSeq) {
+    init(vias: [Via], fromTag: String?, toTag: String?, cseq: CSeq) {
         self.vias = vias
-        self.from = from
-        self.to = to
+        self.fromTag = fromTag
+        self.toTag = toTag
         self.cseq = cseq
     }
 }

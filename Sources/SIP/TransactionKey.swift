@@ -39,9 +39,9 @@ public enum TransactionKey: Hashable, Sendable {
             return .branch(branch: branch, sentBy: via.sentBy.asciiLowercased, method: method)
         }
         guard let cseq = try? request.headers.cseq(), let callID = try? request.headers.callID() else { return nil }
-        let fromTag = (try? request.headers.from())?.tag ?? ""
+        let fromTag = (try? request.headers.fromTag()) ?? ""
         // For an ACK the To tag is the server's; RFC 2543 matching compares the INVITE's (absent) tag.
-        let toTag = request.method == .ack ? "" : ((try? request.headers.to())?.tag ?? "")
+        let toTag = request.method == .ack ? "" : ((try? request.headers.toTag()) ?? "")
         return .legacy(
             requestURI: request.uri.description, fromTag: fromTag, toTag: toTag, callID: callID, cseq: cseq.sequence,
             via: via.description, method: method)

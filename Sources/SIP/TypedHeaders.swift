@@ -23,14 +23,25 @@ extension SIPHeaders {
 
     /// From (§20.20).
     public func from() throws(SIPParseError) -> NameAddress {
-        if let parsed { return parsed.from }
-        return try singleAddress(.from)
+        try singleAddress(.from)
     }
 
     /// To (§20.39).
     public func to() throws(SIPParseError) -> NameAddress {
-        if let parsed { return parsed.to }
-        return try singleAddress(.to)
+        try singleAddress(.to)
+    }
+
+    /// The `tag` of From (§19.3), nil when From has none; what dialog and loop matching read, without
+    /// building the whole address on a parsed message.
+    public func fromTag() throws(SIPParseError) -> String? {
+        if let parsed { return parsed.fromTag }
+        return try from().tag
+    }
+
+    /// The `tag` of To (§19.3), nil when To has none (an initial request, §12.1.1).
+    public func toTag() throws(SIPParseError) -> String? {
+        if let parsed { return parsed.toTag }
+        return try to().tag
     }
 
     /// Call-ID (§20.8): `word ["@" word]`.

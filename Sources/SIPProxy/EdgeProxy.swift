@@ -272,7 +272,7 @@ public struct EdgeProxy: Sendable {
             return processServer(result, key: key, now: now)
         }
         if configuration.maxTransactions > 0, servers.count >= configuration.maxTransactions,
-            request.method != .ack, (try? request.headers.to())?.tag == nil
+            request.method != .ack, (try? request.headers.toTag()) == nil
         {
             return overloaded(request, on: flow)
         }
@@ -386,7 +386,7 @@ public struct EdgeProxy: Sendable {
         default: createsDialogs = false
         }
         // To is as received: only Max-Forwards, Route and the top Via changed.
-        let isDialogCreating = createsDialogs && ((try? received.headers.to())?.tag == nil)
+        let isDialogCreating = createsDialogs && ((try? received.headers.toTag()) == nil)
 
         if fromTrunk {
             if badToken { return .respond(.forbidden, "Forbidden (invalid flow token)") }
@@ -978,7 +978,7 @@ public struct EdgeProxy: Sendable {
     private func localTag(for headers: SIPHeaders) -> String {
         var hash = StableHash()
         hash.combine(headers.first(.callID) ?? "")
-        hash.combine((try? headers.from())?.tag ?? "")
+        hash.combine((try? headers.fromTag()) ?? "")
         hash.combine(headers.first(.cseq) ?? "")
         return "sd" + hash.hex.prefix(12)
     }
@@ -1001,8 +1001,8 @@ public struct EdgeProxy: Sendable {
     static func loopHash(of request: SIPRequest) -> String {
         var hash = StableHash()
         hash.combine(request.uri.description)
-        hash.combine((try? request.headers.from())?.tag ?? "")
-        hash.combine((try? request.headers.to())?.tag ?? "")
+        hash.combine((try? request.headers.fromTag()) ?? "")
+        hash.combine((try? request.headers.toTag()) ?? "")
         hash.combine(request.headers.first(.callID) ?? "")
         hash.combine(request.headers.first(.cseq) ?? "")
         hash.combine(request.headers[.proxyRequire].joined(separator: ","))
