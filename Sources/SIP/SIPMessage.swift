@@ -48,7 +48,8 @@ public enum SIPMessage: Hashable, Sendable {
             }
         }
         set {
-            switch self {
+            // Consumed, not copied: the payload's arrays stay unshared for the write.
+            switch consume self {
             case .request(var request):
                 request.headers = newValue
                 self = .request(request)

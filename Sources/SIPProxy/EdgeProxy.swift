@@ -1138,18 +1138,26 @@ final class SharedPlan: Sendable {
     }
 }
 
+/// The mutating methods of the two transaction enums take the payload out with `switch consume self` and
+/// put it back after: binding `case .invite(var transaction)` from `self` copies the payload (a retain of
+/// every reference it holds) and makes each array in it shared, so that the first write to one copied it.
 enum ServerTransaction: Sendable {
     case invite(InviteServerTransaction)
     case nonInvite(NonInviteServerTransaction)
 
     mutating func start(now: TransactionInstant) -> [TransactionAction] {
-        guard case .invite(var transaction) = self else { return [] }
-        defer { self = .invite(transaction) }
-        return transaction.start(now: now)
+        switch consume self {
+        case .invite(var transaction):
+            defer { self = .invite(transaction) }
+            return transaction.start(now: now)
+        case let other:
+            self = other
+            return []
+        }
     }
 
     mutating func handle(request: SIPRequest, now: TransactionInstant) -> [TransactionAction] {
-        switch self {
+        switch consume self {
         case .invite(var transaction):
             defer { self = .invite(transaction) }
             return transaction.handle(.request(request), now: now)
@@ -1160,7 +1168,7 @@ enum ServerTransaction: Sendable {
     }
 
     mutating func handle(respond response: SIPResponse, now: TransactionInstant) -> [TransactionAction] {
-        switch self {
+        switch consume self {
         case .invite(var transaction):
             defer { self = .invite(transaction) }
             return transaction.handle(.respond(response), now: now)
@@ -1171,7 +1179,7 @@ enum ServerTransaction: Sendable {
     }
 
     mutating func handleTimeout(now: TransactionInstant) -> [TransactionAction] {
-        switch self {
+        switch consume self {
         case .invite(var transaction):
             defer { self = .invite(transaction) }
             return transaction.handleTimeout(now: now)
@@ -1181,10 +1189,20 @@ enum ServerTransaction: Sendable {
         }
     }
 
+    /// A mutating read, so that the payload is moved out and back rather than copied: the tables read it
+    /// after every write to an entry.
     var nextDeadline: TransactionInstant? {
-        switch self {
-        case .invite(let transaction): transaction.nextDeadline
-        case .nonInvite(let transaction): transaction.nextDeadline
+        mutating get {
+            switch consume self {
+            case .invite(let transaction):
+                let next = transaction.nextDeadline
+                self = .invite(consume transaction)
+                return next
+            case .nonInvite(let transaction):
+                let next = transaction.nextDeadline
+                self = .nonInvite(consume transaction)
+                return next
+            }
         }
     }
 }
@@ -1207,15 +1225,25 @@ enum ClientTransaction: Sendable {
         }
     }
 
+    /// A mutating read, so that the payload is moved out and back rather than copied: the tables read it
+    /// after every write to an entry.
     var nextDeadline: TransactionInstant? {
-        switch self {
-        case .invite(let transaction): transaction.nextDeadline
-        case .nonInvite(let transaction): transaction.nextDeadline
+        mutating get {
+            switch consume self {
+            case .invite(let transaction):
+                let next = transaction.nextDeadline
+                self = .invite(consume transaction)
+                return next
+            case .nonInvite(let transaction):
+                let next = transaction.nextDeadline
+                self = .nonInvite(consume transaction)
+                return next
+            }
         }
     }
 
     mutating func start(now: TransactionInstant) -> [TransactionAction] {
-        switch self {
+        switch consume self {
         case .invite(var transaction):
             defer { self = .invite(transaction) }
             return transaction.start(now: now)
@@ -1226,7 +1254,7 @@ enum ClientTransaction: Sendable {
     }
 
     mutating func handle(response: SIPResponse, now: TransactionInstant) -> [TransactionAction] {
-        switch self {
+        switch consume self {
         case .invite(var transaction):
             defer { self = .invite(transaction) }
             return transaction.handle(.response(response), now: now)
@@ -1237,7 +1265,7 @@ enum ClientTransaction: Sendable {
     }
 
     mutating func handle(transportError: Void, now: TransactionInstant) -> [TransactionAction] {
-        switch self {
+        switch consume self {
         case .invite(var transaction):
             defer { self = .invite(transaction) }
             return transaction.handle(.transportError, now: now)
@@ -1248,7 +1276,7 @@ enum ClientTransaction: Sendable {
     }
 
     mutating func handleTimeout(now: TransactionInstant) -> [TransactionAction] {
-        switch self {
+        switch consume self {
         case .invite(var transaction):
             defer { self = .invite(transaction) }
             return transaction.handleTimeout(now: now)
