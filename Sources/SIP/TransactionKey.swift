@@ -6,23 +6,56 @@
 /// cancels). Without the cookie (RFC 2543 peers, §17.2.3): Request-URI, To tag, From tag, Call-ID, CSeq
 /// and top Via; for an ACK, the To tag is the one the server put in its response, which the caller must
 /// match by other means.
-public enum TransactionKey: Hashable, Sendable {
-    case branch(branch: String, sentBy: String, method: String)
-    case legacy(
-        requestURI: String, fromTag: String, toTag: String, callID: String, cseq: UInt32, via: String,
-        method: String)
+///
+/// A class holding its hash: a proxy looks a key up a dozen times per message and files it in several
+/// places. Hashing the branch's bytes once, when the key is made, spares every lookup that work, and a
+/// probe that meets another transaction's key is told apart by comparing two numbers, not strings.
+/// Copying the key is one retain.
+public final class TransactionKey: Hashable, Sendable {
+    public enum Parts: Hashable, Sendable {
+        case branch(branch: String, sentBy: String, method: String)
+        case legacy(
+            requestURI: String, fromTag: String, toTag: String, callID: String, cseq: UInt32, via: String,
+            method: String)
+    }
 
-    /// Equality is every part's; the hash is the branch's alone (the Call-ID and CSeq of an RFC 2543
-    /// key), which tells transactions apart all but always. A proxy looks keys up a dozen times per
-    /// message, and hashing the sent-by and method strings too made the lookups cost more than the rest
-    /// of the matching.
-    public func hash(into hasher: inout Hasher) {
-        switch self {
+    public let parts: Parts
+    /// The branch alone (the Call-ID and CSeq of an RFC 2543 key), which tells transactions apart all
+    /// but always; hashed with the process's random seed, so that no one can pick colliding branches.
+    private let digest: Int
+
+    public init(_ parts: Parts) {
+        self.parts = parts
+        var hasher = Hasher()
+        switch parts {
         case .branch(let branch, _, _): hasher.combine(branch)
         case .legacy(_, _, _, let callID, let cseq, _, _):
             hasher.combine(callID)
             hasher.combine(cseq)
         }
+        digest = hasher.finalize()
+    }
+
+    public static func branch(branch: String, sentBy: String, method: String) -> TransactionKey {
+        TransactionKey(.branch(branch: branch, sentBy: sentBy, method: method))
+    }
+
+    public static func legacy(
+        requestURI: String, fromTag: String, toTag: String, callID: String, cseq: UInt32, via: String,
+        method: String
+    ) -> TransactionKey {
+        TransactionKey(
+            .legacy(
+                requestURI: requestURI, fromTag: fromTag, toTag: toTag, callID: callID, cseq: cseq, via: via,
+                method: method))
+    }
+
+    public static func == (lhs: TransactionKey, rhs: TransactionKey) -> Bool {
+        lhs === rhs || (lhs.digest == rhs.digest && lhs.parts == rhs.parts)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(digest)
     }
 
     /// The server transaction key of a received request (§17.2.3); nil when the request lacks a readable Via
@@ -65,7 +98,8 @@ public enum TransactionKey: Hashable, Sendable {
     /// For a CANCEL's key, the key of the INVITE transaction it cancels (§9.2: same branch and sent-by, method
     /// INVITE). Other keys are returned unchanged.
     public var invite: TransactionKey {
-        switch self {
+        switch parts {
+        case .branch(_, _, "INVITE"): return self
         case .branch(let branch, let sentBy, _):
             return .branch(branch: branch, sentBy: sentBy, method: "INVITE")
         case .legacy(let requestURI, let fromTag, let toTag, let callID, let cseq, let via, _):

@@ -662,7 +662,9 @@ struct TimedTestEntry: TimedEntry {
         var deadlines: [UInt64] = []
         for now in stride(from: UInt64(0), through: 10_000, by: 250) {
             for key in table.popDue(Self.at(now)) {
-                guard case .branch(let branch, _, _) = key, let number = Int(branch.dropFirst(7)) else { continue }
+                guard case .branch(let branch, _, _) = key.parts, let number = Int(branch.dropFirst(7)) else {
+                    continue
+                }
                 let deadline = expected[number].0
                 #expect(deadline <= now && deadline + 250 > now, "\(number) due at \(deadline) came out at \(now)")
                 deadlines.append(deadline)

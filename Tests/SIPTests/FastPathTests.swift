@@ -30,6 +30,56 @@ struct FastPathTests {
         }
     }
 
+    /// From and To are validated without building them, keeping only their tag: the same inputs must be
+    /// accepted and rejected, and the tag must be the one the built address has.
+    @Test(arguments: [
+        "<sip:a@b>;tag=1", "sip:a@b;tag=xyz", "Bob <sip:bob@example.com>;x=1;TAG=AbC;tag=second",
+        "<sip:a@b>;tag", "<sip:a@b>;tag;tag=later", "\"A\" <sip:a@b;tag=uri-param>", "<sip:a@b>;tagx=1",
+        "<sip:a@b> ; tag = spaced", "<sip:a@b>;tag=\"quoted\"", "<sip:a@b>;tag=", "<sip:a@b>, <sip:c@d>",
+        "<tel:+1-555-0100>;tag=t", "sip:a@b?x=y;tag=1", "", "<sip:a@b>;tag=[::1]",
+    ])
+    func tagOnlyValidationAgrees(value: String) {
+        let built = Result { () throws(SIPParseError) in try NameAddress(parsing: value, header: .from) }
+        let checked = Result { () throws(SIPParseError) in try NameAddress.validatedTag(value, header: .from) }
+        switch (built, checked) {
+        case (.success(let address), .success(let tag)): #expect(address.tag == tag, "\(value)")
+        case (.failure(let lhs), .failure(let rhs)): #expect(lhs == rhs)
+        default: Issue.record("\(value): built \(built), checked \(checked)")
+        }
+    }
+
+    /// A parsed message answers `fromTag()` and `toTag()` from what validation kept; the same headers
+    /// without it parse From and To again, and both give the tags of the built addresses.
+    @Test func parsedTagsMatchBuiltAddresses() throws {
+        let text =
+            "INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n"
+            + "From: \"A\" <sip:a@example.com>;x=y;tag=from-1\r\nTo: <sip:b@example.com>\r\n"
+            + "Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        let request = try #require(try MessageParser().parse(Array(text.utf8)).get().request)
+        #expect(request.headers.parsed != nil)
+        #expect(try request.headers.fromTag() == "from-1")
+        #expect(try request.headers.toTag() == nil)
+        let reparsed = SIPHeaders(request.headers.fields)
+        #expect(try reparsed.fromTag() == reparsed.from().tag)
+        #expect(try reparsed.toTag() == nil)
+        #expect(try request.headers.from().displayName == "A")
+    }
+
+    /// Keys hash by branch alone: keys that differ elsewhere must still be told apart, and keys made
+    /// apart from each other with the same parts must be equal, with equal hashes.
+    @Test func transactionKeysCompareByEveryPart() {
+        let invite = TransactionKey.branch(branch: "z9hG4bK1", sentBy: "192.0.2.1:5060", method: "INVITE")
+        let same = TransactionKey.branch(branch: "z9hG4bK1", sentBy: "192.0.2.1:5060", method: "INVITE")
+        let cancel = TransactionKey.branch(branch: "z9hG4bK1", sentBy: "192.0.2.1:5060", method: "CANCEL")
+        let otherHost = TransactionKey.branch(branch: "z9hG4bK1", sentBy: "192.0.2.2:5060", method: "INVITE")
+        #expect(invite == same && invite.hashValue == same.hashValue)
+        #expect(invite != cancel && invite != otherHost)
+        #expect(cancel.invite == invite && cancel.invite.hashValue == invite.hashValue)
+        #expect(invite.invite === invite)
+        let table: Set = [invite, cancel, otherHost, same]
+        #expect(table.count == 3)
+    }
+
     @Test func lineBreakScanMatchesBytewise() {
         for length in 0..<40 {
             for position in -1..<length {

@@ -536,7 +536,7 @@ struct RFC4475ValidTests {
 
             """)
         #expect(try legacy.headers.topVia()?.branch == nil)
-        guard case .legacy = try #require(TransactionKey.server(for: legacy)) else {
+        guard case .legacy = try #require(TransactionKey.server(for: legacy)).parts else {
             Issue.record("expected an RFC 2543 key")
             return
         }
