@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Parses one SIP message from bytes (RFC 3261 §7, grammar §25): strict where the message's routing depends on
 /// it (start line, Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Contact, Route,
 /// Record-Route), tolerant where RFC 4475 §3.1.1 asks (folding, compact forms, any case, whitespace around
@@ -346,11 +352,14 @@ public struct MessageParser: Sendable {
     }
 
     /// The index of the CR of the next CRLF, of a bare LF, or `count`.
+    /// The LF is found with memchr(3), which reads a word or a vector at a time: a byte loop cost
+    /// three instructions a byte, a tenth of all the parser's work.
     func lineEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
-        var index = start
         let count = bytes.count
-        while index < count, bytes[index] != 0x0A { index += 1 }
-        if index < count, index > start, bytes[index - 1] == 0x0D { return index - 1 }
+        guard start < count, let base = bytes.baseAddress else { return count }
+        guard let found = memchr(base + start, 0x0A, count - start) else { return count }
+        let index = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+        if index > start, bytes[index - 1] == 0x0D { return index - 1 }
         return index
     }
 
