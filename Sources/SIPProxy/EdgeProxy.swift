@@ -853,11 +853,14 @@ public struct EdgeProxy: Sendable {
 
     /// The trunk server whose address `flow` comes from: same IP, and for UDP the same port.
     func trunkServer(for flow: Flow) -> TrunkServerID? {
-        let remote = SIPHost(flow.remote.host)
+        // Over UDP the port must match too; it is compared first, and the remote host is parsed only
+        // when some server has that port.
+        var remote: SIPHost??
         for (groupIndex, group) in configuration.trunkGroups.enumerated() {
             for (serverIndex, server) in group.servers.enumerated()
-            where sameHost(server.host, trunkHosts[groupIndex][serverIndex], flow.remote.host, remote) {
-                if flow.transport != .udp || server.port == flow.remote.port {
+            where flow.transport != .udp || server.port == flow.remote.port {
+                if remote == nil { remote = SIPHost(flow.remote.host) }
+                if sameHost(server.host, trunkHosts[groupIndex][serverIndex], flow.remote.host, remote!) {
                     return TrunkServerID(group: groupIndex, server: serverIndex)
                 }
             }
@@ -877,15 +880,16 @@ public struct EdgeProxy: Sendable {
         for host in domainHosts where uri.host.isEquivalent(to: host) { return true }
         let transport = uri.transport.flatMap(SIPTransport.init(name:)) ?? (uri.isSecure ? .tls : .udp)
         let port = uri.port ?? transport.defaultPort
+        // The port first: comparing two numbers settles most listeners without comparing hosts.
         return configuration.listeners.contains { listener in
-            uri.host.isEquivalent(to: listener.sipHost) && listener.port == port
+            listener.port == port && uri.host.isEquivalent(to: listener.sipHost)
         }
     }
 
     private func isOurSentBy(_ via: Via) -> Bool {
-        configuration.listeners.contains { listener in
-            via.host.isEquivalent(to: listener.sipHost)
-                && (via.port ?? (SIPTransport(name: via.transport) ?? .udp).defaultPort) == listener.port
+        let port = via.port ?? (SIPTransport(name: via.transport) ?? .udp).defaultPort
+        return configuration.listeners.contains { listener in
+            listener.port == port && via.host.isEquivalent(to: listener.sipHost)
         }
     }
 
@@ -1000,7 +1004,7 @@ public struct EdgeProxy: Sendable {
     /// carry unchanged (Request-URI, From tag, To tag, Call-ID, CSeq, Proxy-Require, Proxy-Authorization).
     static func loopHash(of request: SIPRequest) -> String {
         var hash = StableHash()
-        hash.combine(request.uri.description)
+        hash.combine(request.uri)
         hash.combine((try? request.headers.fromTag()) ?? "")
         hash.combine((try? request.headers.toTag()) ?? "")
         hash.combine(request.headers.first(.callID) ?? "")

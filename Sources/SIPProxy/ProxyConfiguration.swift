@@ -167,6 +167,27 @@ struct StableHash {
         return value
     }
 
+    /// A URI by its parts, as its text would be hashed but without writing that text out first.
+    mutating func combine(_ uri: AddressURI) {
+        switch uri {
+        case .absolute(let text): combine(text)
+        case .sip(let sip):
+            combine(sip.scheme)
+            combine(sip.user ?? "")
+            combine(sip.password ?? "")
+            combine(sip.host.bareHost)
+            combine(UInt64(sip.port ?? 0))
+            for parameter in sip.parameters {
+                combine(parameter.name)
+                combine(parameter.value ?? "")
+            }
+            for header in sip.headers {
+                combine(header.name)
+                combine(header.value ?? "")
+            }
+        }
+    }
+
     mutating func combine(_ number: UInt64) {
         combine(String(number))
     }
