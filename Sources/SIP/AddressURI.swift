@@ -37,6 +37,14 @@ public enum AddressURI: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Appends `description` to `text`.
+    func append(to text: inout TextBuilder) {
+        switch self {
+        case .sip(let uri): uri.append(to: &text)
+        case .absolute(let absolute): text.append(absolute)
+        }
+    }
+
     /// §19.1.4 for SIP URIs; for other schemes, case-insensitive scheme and exact remainder (the rules of
     /// each scheme's own RFC are not applied).
     public func isEquivalent(to other: AddressURI) -> Bool {

@@ -30,7 +30,7 @@ extension SIPRequest {
         bytes.reserveCapacity(bytes.count + 512 + body.count)
         appendUTF8(method.name, to: &bytes)
         bytes.append(0x20)
-        appendUTF8(uri.description, to: &bytes)
+        TextBuilder.appending(to: &bytes) { uri.append(to: &$0) }
         appendUTF8(" SIP/2.0\r\n", to: &bytes)
         headers.serialize(into: &bytes, bodyLength: body.count)
         bytes += body

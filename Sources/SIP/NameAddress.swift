@@ -67,10 +67,7 @@ public struct NameAddress: Hashable, Sendable, CustomStringConvertible {
             text.append(" ")
         }
         text.append("<")
-        switch uri {
-        case .sip(let sipURI): sipURI.append(to: &text)
-        case .absolute(let absolute): text.append(absolute)
-        }
+        uri.append(to: &text)
         text.append(">")
         parameters.append(to: &text)
         return text.text

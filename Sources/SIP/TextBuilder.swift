@@ -30,4 +30,13 @@ struct TextBuilder {
     }
 
     var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Runs `body` on a builder that writes at the end of `bytes`: the array is moved in and back out
+    /// (`swap`), so nothing is copied, and a value written while serializing needs no `String` of its own.
+    static func appending(to bytes: inout [UInt8], _ body: (inout TextBuilder) -> Void) {
+        var builder = TextBuilder(capacity: 0)
+        swap(&builder.bytes, &bytes)
+        body(&builder)
+        swap(&builder.bytes, &bytes)
+    }
 }
