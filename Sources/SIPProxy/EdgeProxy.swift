@@ -176,16 +176,13 @@ public struct EdgeProxy: Sendable {
     /// Fires the transaction timers due at `now` and sends the OPTIONS probes that are due.
     public mutating func handleTimeout(now: TransactionInstant) -> [ProxyAction] {
         var actions: [ProxyAction] = []
+        // In place: one lookup per due transaction, and its new deadline queued as a write does.
         for key in servers.popDue(now) {
-            guard let entry = servers[key] else { continue }
-            let result = entry.transaction.handleTimeout(now: now)
-            servers[key] = entry
+            guard let result = servers.modify(key, { $0.transaction.handleTimeout(now: now) }) else { continue }
             actions += processServer(result, key: key, now: now)
         }
         for key in clients.popDue(now) {
-            guard let entry = clients[key] else { continue }
-            let result = entry.transaction.handleTimeout(now: now)
-            clients[key] = entry
+            guard let result = clients.modify(key, { $0.transaction.handleTimeout(now: now) }) else { continue }
             actions += processClient(result, key: key, now: now)
         }
         actions += startDueProbes(now: now)
