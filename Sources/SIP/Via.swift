@@ -86,7 +86,11 @@ public struct Via: Hashable, Sendable, CustomStringConvertible {
     /// Whether this Via says the transport is reliable (§17.1.1.2: timers differ); unknown transports count as
     /// unreliable.
     public var isReliableTransport: Bool {
-        ["TCP", "TLS", "SCTP", "TLS-SCTP", "WS", "WSS"].contains(transport)
+        // A switch over literals: an array literal here was built (allocated) on every call.
+        switch transport.asciiUppercased {
+        case "TCP", "TLS", "SCTP", "TLS-SCTP", "WS", "WSS": true
+        default: false
+        }
     }
 
     public var description: String {
