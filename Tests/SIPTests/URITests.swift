@@ -114,6 +114,8 @@ struct URITests {
         #expect(SIPHost("EXAMPLE.com")!.isEquivalent(to: SIPHost("example.com.")!))
         #expect(SIPHost("[::1]")!.isEquivalent(to: SIPHost("0:0:0:0:0:0:0:1")!))
         #expect(!SIPHost("192.0.2.1")!.isEquivalent(to: SIPHost("192.0.2.2")!))
+        // Different text, same address: compared by value (§19.1.4).
+        #expect(SIPHost("192.0.2.1")!.isEquivalent(to: SIPHost("192.000.2.01")!))
         #expect(SIPHost("1:2:3:4:5:6:7:8:9") == nil)
         #expect(SIPHost("1::2::3") == nil)
         #expect(SIPHost("::") == .ipv6("::"))
