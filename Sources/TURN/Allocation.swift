@@ -14,7 +14,7 @@ public struct Allocation: Sendable {
     public let username: String
     /// The long-term key the client authenticated with; later requests must use the same.
     let key: [UInt8]
-    public internal(set) var expiry: ContinuousClock.Instant
+    public internal(set) var expiry: MonotonicTime
     /// Permission per peer IP address (the port is not part of a permission, §9).
     var permissions: [IPHost: Permission] = [:]
     var channelsByNumber: [UInt16: ChannelBinding] = [:]
@@ -42,7 +42,7 @@ public struct Allocation: Sendable {
         return nil
     }
 
-    func hasPermission(for peer: TransportAddress, now: ContinuousClock.Instant) -> Bool {
+    func hasPermission(for peer: TransportAddress, now: MonotonicTime) -> Bool {
         guard let permission = permissions[peer.host] else { return false }
         return permission.expiry > now
     }
@@ -50,7 +50,7 @@ public struct Allocation: Sendable {
 
 /// A permission for one peer IP address (RFC 8656 §9).
 struct Permission: Sendable {
-    var expiry: ContinuousClock.Instant
+    var expiry: MonotonicTime
     /// Granted only because the peer is a live relayed address of this server (relay to
     /// relay): then just those exact addresses are reachable, never the IP's other ports.
     var relayOnly: Bool
@@ -59,7 +59,7 @@ struct Permission: Sendable {
 /// A channel bound to one peer transport address (RFC 8656 §12).
 struct ChannelBinding: Sendable {
     var peer: TransportAddress
-    var expiry: ContinuousClock.Instant
+    var expiry: MonotonicTime
 }
 
 /// Where the core gets relayed transport addresses: the driver binds real sockets in the

@@ -17,7 +17,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     private var tupleByRelay: [TransportAddress: FiveTuple] = [:]
     private var allocationsPerUser: [String: Int] = [:]
     /// Ports held for a later Allocate with RESERVATION-TOKEN (RFC 8656 §7.2), by token.
-    private var reservations: [[UInt8]: (relayed: TransportAddress, expiry: ContinuousClock.Instant)] = [:]
+    private var reservations: [[UInt8]: (relayed: TransportAddress, expiry: MonotonicTime)] = [:]
     /// The whole server's relayed bytes per second (`bandwidthTotal`).
     private var totalBandwidth: TokenBucket
     /// Unauthenticated requests per source IP; bounded in size, emptied as entries go idle.
@@ -57,13 +57,13 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     }
 
     /// Whether `bytes` more may be relayed for this allocation now.
-    private mutating func admit(_ bytes: Int, tuple: FiveTuple, now: ContinuousClock.Instant) -> Bool {
+    private mutating func admit(_ bytes: Int, tuple: FiveTuple, now: MonotonicTime) -> Bool {
         guard let index = allocations.index(forKey: tuple) else { return false }
         return admit(bytes, at: index, now: now)
     }
 
     /// `admit` for an allocation already looked up: the data path finds it once per datagram.
-    private mutating func admit(_ bytes: Int, at index: AllocationIndex, now: ContinuousClock.Instant) -> Bool {
+    private mutating func admit(_ bytes: Int, at index: AllocationIndex, now: MonotonicTime) -> Bool {
         // Both buckets are charged or neither: a datagram the total limit drops costs the
         // allocation nothing. The bucket is read and updated in place through the index: reading
         // it through the getter, or writing it back with `allocations[tuple]?.bandwidth = …`,
@@ -230,7 +230,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     }
 
     /// Charges one request to its source IP's budget (only requests without an allocation).
-    private mutating func admitUnauthenticated(from client: TransportAddress, now: ContinuousClock.Instant) -> Bool {
+    private mutating func admitUnauthenticated(from client: TransportAddress, now: MonotonicTime) -> Bool {
         let rate = settings.unauthenticatedRequestsPerSecond
         guard rate > 0 else { return true }
         if sources[client.host] == nil {
@@ -620,7 +620,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// `handle` makes for it, without decoding it into a message, so a client that relays by
     /// Send and Data indications costs no allocation per datagram, as ChannelData does not.
     public mutating func routeSendIndication(
-        _ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: ContinuousClock.Instant
+        _ bytes: UnsafeRawBufferPointer, from tuple: FiveTuple, now: MonotonicTime
     ) -> SendRoute {
         switch IndicationFraming.readSendIndication(bytes) {
         case .other:
@@ -645,7 +645,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// ChannelData from a client (RFC 8656 §12.5): where its payload goes, or nil to drop it.
     /// Looks up and allocates nothing; the allocation is found once and read in place.
     public mutating func routeChannelData(
-        channel: UInt16, length: Int, from tuple: FiveTuple, now: ContinuousClock.Instant
+        channel: UInt16, length: Int, from tuple: FiveTuple, now: MonotonicTime
     ) -> (relayed: TransportAddress, peer: TransportAddress)? {
         guard let index = allocations.index(forKey: tuple),
             let hop = Self.channelHop(&allocations.values[index], channel: channel, now: now),
@@ -658,7 +658,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     /// Where a live channel of `allocation` leads, if its peer has a live permission. The
     /// allocation is `inout` only to be read in place: the dictionary's getter would copy it
     /// (a retain and a release of each of its strings, arrays and tables) for every datagram.
-    private static func channelHop(_ allocation: inout Allocation, channel: UInt16, now: ContinuousClock.Instant)
+    private static func channelHop(_ allocation: inout Allocation, channel: UInt16, now: MonotonicTime)
         -> (relayed: TransportAddress, peer: TransportAddress, relayOnly: Bool)?
     {
         guard let binding = allocation.channelsByNumber[channel], binding.expiry > now,
@@ -685,7 +685,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     }
 
     public mutating func routePeerData(
-        to relayed: TransportAddress, from source: TransportAddress, length: Int, now: ContinuousClock.Instant
+        to relayed: TransportAddress, from source: TransportAddress, length: Int, now: MonotonicTime
     ) -> PeerRoute {
         let peer = settings.externalAddress == nil ? source : clientView(of: source)
         // A relay socket carries peers of its own family only: in a dual allocation, a
@@ -702,7 +702,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     /// Whether `peer` has a live permission on `allocation`, and its live channel if it has
     /// one; read in place, like `channelHop`.
-    private static func peerAccess(_ allocation: inout Allocation, peer: TransportAddress, now: ContinuousClock.Instant)
+    private static func peerAccess(_ allocation: inout Allocation, peer: TransportAddress, now: MonotonicTime)
         -> (relayOnly: Bool, channel: UInt16?)?
     {
         guard let permission = allocation.permissions[peer.host], permission.expiry > now else { return nil }
@@ -724,7 +724,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     /// Removes expired allocations, permissions and channels; returns the relayed addresses
     /// whose sockets the driver must close.
-    public mutating func expire(now: ContinuousClock.Instant) -> [TransportAddress] {
+    public mutating func expire(now: MonotonicTime) -> [TransportAddress] {
         var closed: [TransportAddress] = []
         // A source is forgotten once it has been quiet long enough for its bucket to refill.
         if !sources.isEmpty {
@@ -801,7 +801,7 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
 
     /// Whether traffic may flow to or from `peer` now: a live permission, and for one granted
     /// relay-to-relay only, the peer must still be exactly a live relayed address.
-    private func canReach(_ allocation: Allocation, _ peer: TransportAddress, now: ContinuousClock.Instant) -> Bool {
+    private func canReach(_ allocation: Allocation, _ peer: TransportAddress, now: MonotonicTime) -> Bool {
         guard let permission = allocation.permissions[peer.host], permission.expiry > now else { return false }
         return !permission.relayOnly || tupleByRelay[localRelay(for: peer)] != nil
     }

@@ -34,10 +34,10 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
 /// The time, given to the core by its driver: monotonic for lifetimes, wall-clock seconds for
 /// what crosses machines (REST credential expiry, nonces).
 public struct Moment: Sendable {
-    public var monotonic: ContinuousClock.Instant
+    public var monotonic: MonotonicTime
     public var unixSeconds: UInt64
 
-    public init(monotonic: ContinuousClock.Instant, unixSeconds: UInt64) {
+    public init(monotonic: MonotonicTime, unixSeconds: UInt64) {
         self.monotonic = monotonic
         self.unixSeconds = unixSeconds
     }

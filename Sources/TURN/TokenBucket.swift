@@ -4,7 +4,7 @@ public struct TokenBucket: Sendable {
     public var rate: Double
     public var burst: Double
     private var tokens: Double
-    private var last: ContinuousClock.Instant?
+    private var last: MonotonicTime?
 
     public init(rate: Double, burst: Double) {
         self.rate = rate
@@ -15,11 +15,10 @@ public struct TokenBucket: Sendable {
     public var isUnlimited: Bool { rate <= 0 }
 
     /// Takes `amount` tokens if there are enough; refills for the time since the last call first.
-    public mutating func take(_ amount: Double, now: ContinuousClock.Instant) -> Bool {
+    public mutating func take(_ amount: Double, now: MonotonicTime) -> Bool {
         guard rate > 0 else { return true }
         if let last, now > last {
-            let elapsed = now - last
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = Double(now - last) / 1e9
             tokens = min(burst, tokens + seconds * rate)
         }
         last = now

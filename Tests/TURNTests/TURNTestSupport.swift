@@ -10,13 +10,14 @@ typealias TestServer = AllocationServer<FakeRelays>
 
 // MARK: - Time
 
-/// Time as the driver would pass it: one `ContinuousClock.now` read once, advanced by
-/// explicit durations, and a fixed Unix time advanced by the same number of seconds.
+/// Time as the driver would pass it: a fixed point on the monotonic clock (a machine up for
+/// about 14 hours), advanced by explicit durations, and a fixed Unix time advanced by the same
+/// number of seconds.
 enum TestTime {
-    static let base = ContinuousClock.now
+    static let base = MonotonicTime(nanoseconds: 50_000 * 1_000_000_000)
     static let unix: UInt64 = 1_700_000_000
 
-    static func instant(_ seconds: Int64) -> ContinuousClock.Instant {
+    static func instant(_ seconds: Int64) -> MonotonicTime {
         base + .seconds(seconds)
     }
 
