@@ -1,19 +1,24 @@
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <unistd.h>
 #include <time.h>
 #include "CDatagramBatch.h"
 
 _Static_assert(sizeof(struct stagedoor_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 _Static_assert(offsetof(struct stagedoor_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "mmsghdr layout");
 
+// Straight system calls: glibc's recvmmsg and sendmmsg are thread-cancellation points, and
+// switch the cancellation state on and off around every call (about 2 % of the TURN relay's CPU
+// under perf). The loops calling these are never cancelled.
 int stagedoor_recvmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int count, int flags) {
-    return recvmmsg(fd, (struct mmsghdr *)messages, count, flags, NULL);
+    return (int)syscall(SYS_recvmmsg, fd, messages, count, flags, NULL);
 }
 
 int stagedoor_sendmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int count, int flags) {
-    return sendmmsg(fd, (struct mmsghdr *)messages, count, flags);
+    return (int)syscall(SYS_sendmmsg, fd, messages, count, flags);
 }
 
 int stagedoor_timerfd_create(void) {

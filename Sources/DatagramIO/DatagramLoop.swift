@@ -76,6 +76,9 @@ public final class DatagramLoop: @unchecked Sendable {
     private var descriptors: [DatagramSocket: CInt] = [:]
     /// epoll_wait(2) rounds so far; a socket read in the round before is busy (see `receive`).
     private var round: UInt32 = 0
+    /// CLOCK_MONOTONIC nanoseconds when the current round's wait returned: the time of every
+    /// datagram of the round, read once rather than per datagram (a vDSO call each).
+    public private(set) var roundTime: UInt64 = DatagramLoop.monotonicNanoseconds()
 
     private struct Entry {
         var socket: DatagramSocket
@@ -206,7 +209,11 @@ public final class DatagramLoop: @unchecked Sendable {
     private func run() {
         while !stopped.withLockedValue({ $0 }) {
             let ready = epoll_wait(poll, events, Self.eventCapacity, -1)
+            roundTime = Self.monotonicNanoseconds()
             var ticked = false
+            // Loaded once per round, not per datagram: a weak load, and a retain and release of
+            // an object that has weak references, take the runtime's slow path each.
+            let receiver = self.receiver
             if ready > 0 {
                 round &+= 1
                 for index in 0..<Int(ready) {
@@ -221,7 +228,7 @@ public final class DatagramLoop: @unchecked Sendable {
                         var expirations: UInt64 = 0
                         _ = read(timer, &expirations, 8)
                         ticked = true
-                    } else if Int(descriptor) < sockets.count, let entry = sockets[Int(descriptor)] {
+                    } else if let receiver, Int(descriptor) < sockets.count, let entry = sockets[Int(descriptor)] {
                         sockets[Int(descriptor)]!.lastRead = round
                         // A flow's socket carries one peer's datagrams, mostly one per
                         // wake-up: it is read one datagram at a time (a batch read would try,
@@ -232,7 +239,7 @@ public final class DatagramLoop: @unchecked Sendable {
                         case .listener: busy = true
                         case .flow: busy = entry.lastRead &+ 1 == round
                         }
-                        receive(from: descriptor, entry.socket, batch: busy ? Self.batchCount : 1)
+                        receive(from: descriptor, entry.socket, batch: busy ? Self.batchCount : 1, to: receiver)
                     }
                 }
             }
@@ -365,8 +372,9 @@ public final class DatagramLoop: @unchecked Sendable {
 
     /// Reads up to `batch` datagrams per recvmmsg(2) call, a few calls at most (then the other
     /// sockets get their turn; level-triggered epoll brings this one back).
-    private func receive(from descriptor: CInt, _ socket: DatagramSocket, batch: Int) {
-        guard let receiver else { return }
+    private func receive(
+        from descriptor: CInt, _ socket: DatagramSocket, batch: Int, to receiver: any DatagramReceiver
+    ) {
         for _ in 0..<4 {
             let count = stagedoor_recvmmsg(descriptor, receiveMessages, UInt32(batch), CInt(MSG_DONTWAIT))
             guard count > 0 else { return }

@@ -134,13 +134,27 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
         let tail = text[(bestStart + bestLength)...].joined(separator: ":")
         return head + "::" + tail
     }
+
+    /// Three words into the hasher: every `Hasher.combine` is a call into the standard library,
+    /// and the TURN relay hashes addresses for every datagram (the derived hashing made five).
+    public func hash(into hasher: inout Hasher) {
+        hash(into: &hasher, tag: 0)
+    }
+
+    /// `hash(into:)` with one more byte folded into the last word, for a key made of an address
+    /// and a small code (a TURN 5-tuple's transport) at no extra call.
+    public func hash(into hasher: inout Hasher, tag: UInt8) {
+        hasher.combine(host.high)
+        hasher.combine(host.low)
+        hasher.combine(UInt64(port) | UInt64(family.rawValue) << 16 | UInt64(host.count) << 24 | UInt64(tag) << 32)
+    }
 }
 
 /// Up to 16 address bytes in two words plus a length: an IPv4 or IPv6 host address as a
 /// hashable value that needs no heap storage.
 public struct IPHost: Hashable, Sendable {
-    private var high: UInt64 = 0
-    private var low: UInt64 = 0
+    fileprivate var high: UInt64 = 0
+    fileprivate var low: UInt64 = 0
     /// How many bytes were given (4 or 16 when well formed); at most 16 are kept.
     public private(set) var count: UInt8 = 0
 

@@ -29,6 +29,19 @@ public struct FiveTuple: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(transport.rawValue) \(client) → \(server)" }
+
+    /// Six words, the transport folded into the server address's last one (hashed for every
+    /// relayed datagram).
+    public func hash(into hasher: inout Hasher) {
+        client.hash(into: &hasher)
+        let code: UInt8
+        switch transport {
+        case .udp: code = 0
+        case .tcp: code = 1
+        case .tls: code = 2
+        }
+        server.hash(into: &hasher, tag: code)
+    }
 }
 
 /// The time, given to the core by its driver: monotonic for lifetimes, wall-clock seconds for

@@ -76,7 +76,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
                 let header = ChannelData.parseHeader(first, bytes[1], bytes[2], bytes[3]),
                 header.length <= bytes.count - ChannelData.headerLength,
                 let route = core.routeChannelData(
-                    channel: header.channel, length: header.length, from: tuple, now: Self.now())
+                    channel: header.channel, length: header.length, from: tuple, now: now())
             else {
                 traffic.dropped += 1
                 return
@@ -89,7 +89,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
         }
         // Send indications of the plain shape are read in place, like ChannelData.
         if bytes.count >= 2, bytes[0] == 0x00, bytes[1] == 0x16 {
-            switch core.routeSendIndication(bytes, from: tuple, now: Self.now()) {
+            switch core.routeSendIndication(bytes, from: tuple, now: now()) {
             case .relay(let relayed, let peer, let range):
                 traffic.toPeers.count(range.count)
                 loop.send(from: .flow(relayed), to: peer, payload: UnsafeRawBufferPointer(rebasing: bytes[range]))
@@ -100,7 +100,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
                 break
             }
         }
-        switch core.handle(bytes, from: tuple, now: Self.moment()) {
+        switch core.handle(bytes, from: tuple, now: moment()) {
         case .respond(let response):
             response.withUnsafeBytes { send($0, to: tuple) }
         case .relay(let relayed, let peer, let payload):
@@ -147,7 +147,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
     // MARK: From peers
 
     func peerDatagram(_ payload: UnsafeRawBufferPointer, from peer: TransportAddress, to relayed: TransportAddress) {
-        switch core.routePeerData(to: relayed, from: peer, length: payload.count, now: Self.now()) {
+        switch core.routePeerData(to: relayed, from: peer, length: payload.count, now: now()) {
         case .channel(let number, let tuple):
             traffic.toClients.count(payload.count)
             let header = UInt32(number) << 16 | UInt32(payload.count)
@@ -197,7 +197,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
     // MARK: Housekeeping
 
     func expire() {
-        _ = core.expire(now: Self.now())
+        _ = core.expire(now: now())
         logEvents()
     }
 
@@ -232,13 +232,14 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
         loop.flush()
     }
 
-    static func moment() -> Moment {
+    func moment() -> Moment {
         Moment(monotonic: now(), unixSeconds: UInt64(max(0, time(nil))))
     }
 
-    /// The monotonic clock the core's lifetimes run on (the loop's tick follows the same one).
-    static func now() -> MonotonicTime {
-        MonotonicTime(nanoseconds: Int64(DatagramLoop.monotonicNanoseconds()))
+    /// The monotonic clock the core's lifetimes run on, as read when the loop's current round
+    /// began (the loop's tick follows the same clock).
+    func now() -> MonotonicTime {
+        MonotonicTime(nanoseconds: Int64(loop.roundTime))
     }
 }
 
