@@ -88,7 +88,10 @@ public final class DatagramLoop: @unchecked Sendable {
     private var thread: pthread_t?
     private let tasks = NIOLockedValueBox<[() -> Void]>([])
     private let stopped = NIOLockedValueBox(false)
-    public weak var receiver: (any DatagramReceiver)?
+    /// Held strongly until `stop()`, which lets it go: a weak reference would give the receiver
+    /// a side table, and every retain and release of it, several per round, the runtime's slow
+    /// path. (The owner of a loop stops it; a loop never stopped keeps its receiver alive.)
+    public var receiver: (any DatagramReceiver)?
 
     // Receive side: `batchCount` slots, their iovecs, source addresses and message headers.
     private let receiveSlab: UnsafeMutableRawPointer
@@ -186,6 +189,7 @@ public final class DatagramLoop: @unchecked Sendable {
         signalWake()
         if let thread { pthread_join(thread, nil) }
         thread = nil
+        receiver = nil
     }
 
     /// Runs `task` on the loop's thread, soon.
@@ -211,8 +215,7 @@ public final class DatagramLoop: @unchecked Sendable {
             let ready = epoll_wait(poll, events, Self.eventCapacity, -1)
             roundTime = Self.monotonicNanoseconds()
             var ticked = false
-            // Loaded once per round, not per datagram: a weak load, and a retain and release of
-            // an object that has weak references, take the runtime's slow path each.
+            // Loaded once per round, not per datagram.
             let receiver = self.receiver
             if ready > 0 {
                 round &+= 1

@@ -163,13 +163,15 @@ public struct IPHost: Hashable, Sendable {
     }
 
     public init(rawBytes: UnsafeRawBufferPointer) {
-        count = UInt8(min(rawBytes.count, 16))
-        withUnsafeMutableBytes(of: &high) { word in
-            for index in 0..<min(rawBytes.count, 8) { word[index] = rawBytes[index] }
+        let kept = min(rawBytes.count, 16)
+        count = UInt8(kept)
+        // Block copies, not byte loops: the relay builds one host per datagram it reads.
+        withUnsafeMutableBytes(of: &high) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: rawBytes[..<min(kept, 8)]))
         }
-        if rawBytes.count > 8 {
-            withUnsafeMutableBytes(of: &low) { word in
-                for index in 8..<min(rawBytes.count, 16) { word[index - 8] = rawBytes[index] }
+        if kept > 8 {
+            withUnsafeMutableBytes(of: &low) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: rawBytes[8..<kept]))
             }
         }
     }

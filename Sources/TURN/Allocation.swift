@@ -18,7 +18,9 @@ public struct Allocation: Sendable {
     /// Permission per peer IP address (the port is not part of a permission, §9).
     var permissions: [IPHost: Permission] = [:]
     var channelsByNumber: [UInt16: ChannelBinding] = [:]
-    var channelsByPeer: [TransportAddress: UInt16] = [:]
+    /// The same bindings by peer, each with its number and expiry (kept equal to the binding's):
+    /// a peer's datagram finds its channel with one lookup.
+    var channelsByPeer: [TransportAddress: PeerChannel] = [:]
     /// The last Allocate transaction, to answer a UDP retransmission with the same success (§7.2).
     var allocateTransaction: TransactionID
     var allocateResponse: [UInt8]
@@ -54,6 +56,12 @@ struct Permission: Sendable {
     /// Granted only because the peer is a live relayed address of this server (relay to
     /// relay): then just those exact addresses are reachable, never the IP's other ports.
     var relayOnly: Bool
+}
+
+/// A channel as seen from its peer: the number and the expiry of its binding.
+struct PeerChannel: Sendable {
+    var number: UInt16
+    var expiry: MonotonicTime
 }
 
 /// A channel bound to one peer transport address (RFC 8656 §12).

@@ -569,7 +569,9 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         guard allocation.relayed(for: peer.family) != nil else { return failure(request, .peerAddressFamilyMismatch) }
         // A channel is bound to one peer and a peer to one channel, until it expires (§11.2).
         if let bound = allocation.channelsByNumber[number], bound.peer != peer { return failure(request, .badRequest) }
-        if let other = allocation.channelsByPeer[peer], other != number { return failure(request, .badRequest) }
+        if let other = allocation.channelsByPeer[peer], other.number != number {
+            return failure(request, .badRequest)
+        }
         guard let access = access(peer) else { return failure(request, .forbidden) }
         if allocation.permissions[peer.host] == nil,
             allocation.permissions.count >= settings.maximumPermissionsPerAllocation
@@ -577,9 +579,9 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             return failure(request, .insufficientCapacity)
         }
         let now = request.now.monotonic
-        allocation.channelsByNumber[number] = ChannelBinding(
-            peer: peer, expiry: now + .seconds(Int64(settings.channelLifetime)))
-        allocation.channelsByPeer[peer] = number
+        let channelExpiry = now + .seconds(Int64(settings.channelLifetime))
+        allocation.channelsByNumber[number] = ChannelBinding(peer: peer, expiry: channelExpiry)
+        allocation.channelsByPeer[peer] = PeerChannel(number: number, expiry: channelExpiry)
         // Binding a channel installs or refreshes the permission too (§11.2).
         allocation.permissions[peer.host] = Permission(
             expiry: now + .seconds(Int64(settings.permissionLifetime)), relayOnly: access == .relayOnly)
@@ -706,10 +708,10 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         -> (relayOnly: Bool, channel: UInt16?)?
     {
         guard let permission = allocation.permissions[peer.host], permission.expiry > now else { return nil }
-        guard let channel = allocation.channelsByPeer[peer], let binding = allocation.channelsByNumber[channel],
-            binding.expiry > now
-        else { return (permission.relayOnly, nil) }
-        return (permission.relayOnly, channel)
+        guard let channel = allocation.channelsByPeer[peer], channel.expiry > now else {
+            return (permission.relayOnly, nil)
+        }
+        return (permission.relayOnly, channel.number)
     }
 
     /// A Data indication carrying `payload` from `peer` (RFC 8656 §11.3).
