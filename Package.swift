@@ -217,6 +217,7 @@ let package = Package(
             dependencies: ["BridgeService", "Configuration", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
         .testTarget(name: "STUNTests", dependencies: ["STUN"]),
+        .testTarget(name: "DatagramIOTests", dependencies: ["DatagramIO", "STUN"]),
         .testTarget(name: "TURNTests", dependencies: ["TURN", "STUN"]),
         .testTarget(
             name: "ControlTests",

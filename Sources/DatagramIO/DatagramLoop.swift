@@ -74,6 +74,9 @@ public final class DatagramLoop: @unchecked Sendable {
     /// What each descriptor is for, indexed by descriptor: the loop looks it up for every read.
     private var sockets: [Entry?] = []
     private var descriptors: [DatagramSocket: CInt] = [:]
+    /// The socket the last `send` went out of, and its descriptor: most sends toward clients
+    /// leave by the one listener, and comparing is cheaper than hashing.
+    private var lastSent: (socket: DatagramSocket, descriptor: CInt)?
     /// epoll_wait(2) rounds so far; a socket read in the round before is busy (see `receive`).
     private var round: UInt32 = 0
     /// CLOCK_MONOTONIC nanoseconds when the current round's wait returned: the time of every
@@ -349,6 +352,7 @@ public final class DatagramLoop: @unchecked Sendable {
 
     public func close(_ socket: DatagramSocket) {
         guard let descriptor = descriptors.removeValue(forKey: socket) else { return }
+        if lastSent?.socket == socket { lastSent = nil }
         // Datagrams queued on this socket go out before it closes (its number may be reused at
         // once); the others wait for the end of the batch as usual.
         if UnsafeBufferPointer(start: sendDescriptors, count: queued).contains(descriptor) { flush() }
@@ -417,7 +421,14 @@ public final class DatagramLoop: @unchecked Sendable {
         from socket: DatagramSocket, to destination: TransportAddress, prefixLength: Int,
         payload: UnsafeRawBufferPointer, padding: Int = 0, writePrefix: (UnsafeMutableRawBufferPointer) -> Void
     ) {
-        guard let descriptor = descriptors[socket] else { return }
+        let descriptor: CInt
+        if let lastSent, lastSent.socket == socket {
+            descriptor = lastSent.descriptor
+        } else {
+            guard let found = descriptors[socket] else { return }
+            descriptor = found
+            lastSent = (socket, found)
+        }
         let total = prefixLength + payload.count + padding
         guard total <= Self.slotCapacity else {
             sendFailures += 1
