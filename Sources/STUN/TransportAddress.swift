@@ -55,7 +55,12 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
     public var addressText: String {
         switch family {
         case .ipv4:
-            return address.map(String.init).joined(separator: ".")
+            // Read in place (no array of bytes, no array of strings): logs print an address for
+            // every allocation made and released.
+            return host.withUnsafeBytes { bytes in
+                bytes.count == 4
+                    ? "\(bytes[0]).\(bytes[1]).\(bytes[2]).\(bytes[3])" : bytes.map(String.init).joined(separator: ".")
+            }
         case .ipv6:
             return Self.formatIPv6(address)
         }
