@@ -196,7 +196,7 @@ struct ServerSession {
     static let realm = "fuzz.example"
     static let restSecret = "fuzz-rest-secret"
     static let nonces = NonceIssuer(key: Array(0..<32), lifetimeSeconds: 600)
-    static let base = ContinuousClock.now
+    static let base = MonotonicTime(nanoseconds: 50_000 * 1_000_000_000)
     static let now = Moment(monotonic: base, unixSeconds: 1_700_000_000)
     static let serverAddress = TransportAddress(ipv4: (192, 0, 2, 1), port: 3478)
     static let udp = FiveTuple(
