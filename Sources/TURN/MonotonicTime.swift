@@ -1,6 +1,6 @@
 /// A point on the driver's monotonic clock, in nanoseconds: the time the core is given.
 ///
-/// The core's own type, not `MonotonicTime`. That one lives in a library built for
+/// The core's own type, not `ContinuousClock.Instant`. That one lives in a library built for
 /// binary compatibility, so its layout is hidden from this module: every comparison went
 /// through a witness table, every copy through a metadata lookup, and an `Allocation` holding
 /// one could only be copied by an outlined value witness. On the relay path that was a copy of
