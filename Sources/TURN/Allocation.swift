@@ -7,20 +7,34 @@ public struct Allocation: Sendable {
     public let fiveTuple: FiveTuple
     /// The address the relay socket is bound to; in a dual allocation, the IPv4 one (the first
     /// XOR-RELAYED-ADDRESS of the Allocate success).
-    public internal(set) var relayed: TransportAddress
+    public internal(set) var relayed: TransportAddress {
+        didSet { routes = RouteCache() }
+    }
     /// The second relayed address of a dual allocation (ADDITIONAL-ADDRESS-FAMILY, RFC 8656
     /// §18.11): the IPv6 one. Nil for an allocation of one family.
-    public internal(set) var additionalRelayed: TransportAddress?
+    public internal(set) var additionalRelayed: TransportAddress? {
+        didSet { routes = RouteCache() }
+    }
     public let username: String
     /// The long-term key the client authenticated with; later requests must use the same.
     let key: [UInt8]
     public internal(set) var expiry: MonotonicTime
     /// Permission per peer IP address (the port is not part of a permission, §9).
-    var permissions: [IPHost: Permission] = [:]
-    var channelsByNumber: [UInt16: ChannelBinding] = [:]
+    var permissions: [IPHost: Permission] = [:] {
+        didSet { routes = RouteCache() }
+    }
+    var channelsByNumber: [UInt16: ChannelBinding] = [:] {
+        didSet { routes = RouteCache() }
+    }
     /// The same bindings by peer, each with its number and expiry (kept equal to the binding's):
     /// a peer's datagram finds its channel with one lookup.
-    var channelsByPeer: [TransportAddress: PeerChannel] = [:]
+    var channelsByPeer: [TransportAddress: PeerChannel] = [:] {
+        didSet { routes = RouteCache() }
+    }
+    /// The last route each way, emptied by any change to the tables above or to the relayed
+    /// addresses (a `didSet` that does not read the old value leaves the tables' in-place
+    /// updates in place).
+    var routes = RouteCache()
     /// The last Allocate transaction, to answer a UDP retransmission with the same success (§7.2).
     var allocateTransaction: TransactionID
     var allocateResponse: [UInt8]
@@ -48,6 +62,31 @@ public struct Allocation: Sendable {
         guard let permission = permissions[peer.host] else { return false }
         return permission.expiry > now
     }
+}
+
+/// The last route taken each way through an allocation. Nearly every allocation relays to one
+/// peer, so its datagrams find their way here without the three table lookups (channel,
+/// permission, channel by peer), each a hash and a few cache misses after every system call.
+/// A route is good until `expiry`, the earlier of its permission's and its channel's; after
+/// that the tables decide again, so an expired permission or channel is never honoured.
+struct RouteCache: Sendable {
+    /// ChannelData from the client on `channel` goes from `relayed` to `peer`.
+    struct ToPeer: Sendable {
+        var channel: UInt16
+        var relayed: TransportAddress
+        var peer: TransportAddress
+        var relayOnly: Bool
+        var expiry: MonotonicTime
+    }
+    /// A datagram from `peer` goes to the client on `channel`, or in a Data indication (nil).
+    struct FromPeer: Sendable {
+        var peer: TransportAddress
+        var channel: UInt16?
+        var relayOnly: Bool
+        var expiry: MonotonicTime
+    }
+    var toPeer: ToPeer?
+    var fromPeer: FromPeer?
 }
 
 /// A permission for one peer IP address (RFC 8656 §9).

@@ -657,16 +657,23 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
         return (hop.relayed, settings.externalAddress == nil ? hop.peer : localRelay(for: hop.peer))
     }
 
-    /// Where a live channel of `allocation` leads, if its peer has a live permission. The
-    /// allocation is `inout` only to be read in place: the dictionary's getter would copy it
-    /// (a retain and a release of each of its strings, arrays and tables) for every datagram.
+    /// Where a live channel of `allocation` leads, if its peer has a live permission: from the
+    /// allocation's route cache, or from its tables (and then remembered there). The
+    /// allocation is `inout` to be read and updated in place: the dictionary's getter would
+    /// copy it (a retain and a release of each of its strings, arrays and tables) per datagram.
     private static func channelHop(_ allocation: inout Allocation, channel: UInt16, now: MonotonicTime)
         -> (relayed: TransportAddress, peer: TransportAddress, relayOnly: Bool)?
     {
+        if let route = allocation.routes.toPeer, route.channel == channel, route.expiry > now {
+            return (route.relayed, route.peer, route.relayOnly)
+        }
         guard let binding = allocation.channelsByNumber[channel], binding.expiry > now,
             let permission = allocation.permissions[binding.peer.host], permission.expiry > now,
             let relayed = allocation.relayed(for: binding.peer.family)
         else { return nil }
+        allocation.routes.toPeer = RouteCache.ToPeer(
+            channel: channel, relayed: relayed, peer: binding.peer, relayOnly: permission.relayOnly,
+            expiry: min(binding.expiry, permission.expiry))
         return (relayed, binding.peer, permission.relayOnly)
     }
 
@@ -703,15 +710,21 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
     }
 
     /// Whether `peer` has a live permission on `allocation`, and its live channel if it has
-    /// one; read in place, like `channelHop`.
+    /// one; from the route cache or the tables, in place, like `channelHop`.
     private static func peerAccess(_ allocation: inout Allocation, peer: TransportAddress, now: MonotonicTime)
         -> (relayOnly: Bool, channel: UInt16?)?
     {
-        guard let permission = allocation.permissions[peer.host], permission.expiry > now else { return nil }
-        guard let channel = allocation.channelsByPeer[peer], channel.expiry > now else {
-            return (permission.relayOnly, nil)
+        if let route = allocation.routes.fromPeer, route.peer == peer, route.expiry > now {
+            return (route.relayOnly, route.channel)
         }
-        return (permission.relayOnly, channel.number)
+        guard let permission = allocation.permissions[peer.host], permission.expiry > now else { return nil }
+        // A channel that has expired stays so (time only moves on; binding it again empties
+        // the cache), so the route without it is good for as long as the permission.
+        let channel = allocation.channelsByPeer[peer].flatMap { $0.expiry > now ? $0 : nil }
+        allocation.routes.fromPeer = RouteCache.FromPeer(
+            peer: peer, channel: channel?.number, relayOnly: permission.relayOnly,
+            expiry: channel.map { min($0.expiry, permission.expiry) } ?? permission.expiry)
+        return (permission.relayOnly, channel?.number)
     }
 
     /// A Data indication carrying `payload` from `peer` (RFC 8656 §11.3).
