@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <stddef.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -19,6 +20,12 @@ int stagedoor_recvmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int 
 
 int stagedoor_sendmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int count, int flags) {
     return (int)syscall(SYS_sendmmsg, fd, messages, count, flags);
+}
+
+int stagedoor_reuseport_to_first(int fd) {
+    struct sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+    struct sock_fprog program = {.len = 1, .filter = code};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof(program));
 }
 
 int stagedoor_timerfd_create(void) {

@@ -54,7 +54,8 @@ final class RelaySocketPool: RelayAddressProvider {
     private func bind(_ port: UInt16, on bindAddress: TransportAddress) -> TransportAddress? {
         var candidate = bindAddress
         candidate.port = port
-        guard !open.contains(candidate), loop.open(.flow(candidate), at: candidate) else { return nil }
+        guard !open.contains(candidate), loop.open(.flow(candidate), at: candidate, options: .init(sendsFromTwin: true))
+        else { return nil }
         open.insert(candidate)
         return candidate
     }

@@ -38,7 +38,7 @@ final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
 
     /// Opens a UDP listener on the loop; false when the address cannot be bound.
     func addUDPListener(_ address: TransportAddress) -> Bool {
-        loop.open(.listener(address), at: address, options: .init(reuseAddress: true))
+        loop.open(.listener(address), at: address, options: .init(reuseAddress: true, sendsFromTwin: true))
     }
 
     func streamOpened(_ tuple: FiveTuple, channel: Channel) {

@@ -10,7 +10,7 @@ import Testing
 @Suite("DatagramLoop sending")
 struct DatagramLoopTests {
     /// A blocking UDP socket on 127.0.0.1 with a short receive timeout.
-    final class Probe {
+    final class Probe: Sendable {
         let descriptor: CInt
         let address: TransportAddress
 
@@ -33,6 +33,23 @@ struct DatagramLoopTests {
         }
 
         deinit { close(descriptor) }
+
+        /// Sends `bytes` to 127.0.0.1:`port`.
+        func send(_ bytes: [UInt8], toPort port: UInt16) {
+            var destination = sockaddr_in()
+            destination.sin_family = sa_family_t(AF_INET)
+            destination.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            destination.sin_port = port.bigEndian
+            _ = bytes.withUnsafeBytes { payload in
+                withUnsafePointer(to: &destination) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(
+                            descriptor, payload.baseAddress, payload.count, 0, $0,
+                            socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+        }
 
         /// The next datagram and its source port, or nil after the timeout.
         func receive() -> (bytes: [UInt8], sourcePort: UInt16)? {

@@ -18,6 +18,10 @@ int stagedoor_recvmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int 
 /// sendmmsg(2).
 int stagedoor_sendmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int count, int flags);
 
+/// Hands every datagram arriving at `fd`'s SO_REUSEPORT group to the group's first socket (a
+/// classic BPF program returning index 0, SO_ATTACH_REUSEPORT_CBPF, socket(7)); 0 or -1.
+int stagedoor_reuseport_to_first(int fd);
+
 /// A non-blocking CLOCK_MONOTONIC timerfd(2), or -1.
 int stagedoor_timerfd_create(void);
 

@@ -1,0 +1,77 @@
+import DatagramIO
+import STUN
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Sockets that send from a twin (`DatagramSocketOptions.sendsFromTwin`): everything that
+/// arrives still reaches the socket the loop reads, replies leave from the same port, and the
+/// port is as much the loop's own as a plain socket's.
+@Suite("DatagramLoop send twins")
+struct SendTwinTests {
+    typealias Probe = DatagramLoopTests.Probe
+
+    /// Collects what the loop reads, on the loop's thread.
+    final class Collector: DatagramReceiver, Sendable {
+        let received = Mutex<[[UInt8]]>([])
+        func datagram(_ payload: UnsafeRawBufferPointer, from source: TransportAddress, on socket: DatagramSocket) {
+            received.withLock { $0.append(Array(payload)) }
+        }
+        func tick() {}
+    }
+
+    /// Whether a plain socket (no SO_REUSEPORT), as another program would open, can bind
+    /// 127.0.0.1:`port`.
+    static func plainBind(_ port: UInt16) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(descriptor) }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        local.sin_port = port.bigEndian
+        return withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    @Test(arguments: [DatagramSocket.flow(DatagramLoopTests.anyPort), .listener(DatagramLoopTests.anyPort)])
+    func everyDatagramReachesTheReaderAndRepliesLeaveFromItsPort(_ name: DatagramSocket) async throws {
+        let loop = try DatagramLoop()
+        #expect(loop.open(name, at: DatagramLoopTests.anyPort, options: .init(sendsFromTwin: true)))
+        let port = try #require(loop.localPort(of: name))
+        let collector = Collector()
+        loop.receiver = collector
+        loop.start()
+        defer { loop.stop() }
+
+        // From 32 source ports: SO_REUSEPORT's own choice (a hash of the addresses) would hand
+        // about half of them to the twin, which nobody reads.
+        let probes = try (0..<32).map { _ in try Probe() }
+        for (index, probe) in probes.enumerated() { probe.send([UInt8(index)], toPort: port) }
+        for _ in 0..<200 where collector.received.withLock({ $0.count }) < probes.count {
+            usleep(10_000)
+        }
+        #expect(Set(collector.received.withLock { $0 }) == Set((0..<probes.count).map { [UInt8($0)] }))
+
+        await loop.submit {
+            for probe in probes {
+                [UInt8(0xAA)].withUnsafeBytes { loop.send(from: name, to: probe.address, payload: $0) }
+            }
+        }
+        for probe in probes {
+            let reply = try #require(probe.receive())
+            #expect(reply.bytes == [0xAA])
+            #expect(reply.sourcePort == port)
+        }
+
+        // Another program's socket cannot take the port; closing frees both sockets of it.
+        #expect(!Self.plainBind(port))
+        await loop.submit { loop.close(name) }
+        #expect(Self.plainBind(port))
+    }
+}
