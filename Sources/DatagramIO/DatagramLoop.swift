@@ -70,6 +70,10 @@ public final class DatagramLoop: @unchecked Sendable {
     static let batchCount = 32
     /// Room for any UDP datagram (IPv4 or IPv6, 64 KiB less headers): nothing is truncated.
     static let slotCapacity = 65_536
+    /// Distance between two receive slots: a slot's room and 17 cache lines more. Slots 64 KiB
+    /// apart would all begin in the same cache set (a set holds a few lines), so reading one
+    /// batch would evict the last; an odd number of lines between them spreads them over all.
+    static let receiveStride = slotCapacity + 17 * 64
     /// Datagrams queued before a sendmmsg(2) flush.
     static let sendCapacity = 64
     /// Receive buffer asked for on client-facing listeners (the kernel caps it at
@@ -131,6 +135,12 @@ public final class DatagramLoop: @unchecked Sendable {
     private let sendMessages: UnsafeMutablePointer<stagedoor_mmsghdr>
     private let sendDescriptors: UnsafeMutablePointer<CInt>
     private var queued = 0
+    /// Where the next queued datagram goes in the send slab: datagrams are packed one after
+    /// the other (each from a cache line of its own), so a batch of small ones touches a few
+    /// pages, not one page and the same cache set each.
+    private var sendCursor = 0
+    /// Room for `sendCapacity` datagrams of any size.
+    static let sendSlabBytes = sendCapacity * slotCapacity
 
     /// Datagrams the kernel refused to take (a full socket buffer) and ones too big to queue.
     public private(set) var sendFailures = 0
@@ -143,20 +153,20 @@ public final class DatagramLoop: @unchecked Sendable {
         timer = stagedoor_timerfd_create()
         guard poll >= 0, wake >= 0, timer >= 0 else { throw DatagramLoopError.system("epoll/eventfd/timerfd", errno) }
         let batch = Self.batchCount
-        receiveSlab = .allocate(byteCount: batch * Self.slotCapacity, alignment: 16)
+        receiveSlab = .allocate(byteCount: batch * Self.receiveStride, alignment: 64)
         receiveVectors = .allocate(capacity: batch)
         receiveSources = .allocate(capacity: batch)
         receiveMessages = .allocate(capacity: batch)
         events = .allocate(capacity: Int(Self.eventCapacity))
         let sends = Self.sendCapacity
-        sendSlab = .allocate(byteCount: sends * Self.slotCapacity, alignment: 16)
+        sendSlab = .allocate(byteCount: Self.sendSlabBytes, alignment: 64)
         sendVectors = .allocate(capacity: sends)
         sendDestinations = .allocate(capacity: sends)
         sendMessages = .allocate(capacity: sends)
         sendDescriptors = .allocate(capacity: sends)
         for index in 0..<batch {
             receiveVectors[index] = iovec(
-                iov_base: receiveSlab + index * Self.slotCapacity, iov_len: Self.slotCapacity)
+                iov_base: receiveSlab + index * Self.receiveStride, iov_len: Self.slotCapacity)
             // Set up once: a read only changes msg_namelen (reset after each use) and msg_len.
             receiveMessages[index].msg_hdr = msghdr(
                 msg_name: UnsafeMutableRawPointer(receiveSources + index),
@@ -449,7 +459,7 @@ public final class DatagramLoop: @unchecked Sendable {
                 receiveMessages[index].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 guard let source = TransportAddress(pointer: receiveSources + index) else { continue }
                 let payload = UnsafeRawBufferPointer(
-                    start: receiveSlab + index * Self.slotCapacity, count: Int(receiveMessages[index].msg_len))
+                    start: receiveSlab + index * Self.receiveStride, count: Int(receiveMessages[index].msg_len))
                 receiver.datagram(payload, from: source, on: socket)
             }
             guard batch > 1, count == batch else { return }
@@ -494,8 +504,8 @@ public final class DatagramLoop: @unchecked Sendable {
             sendFailures += 1
             return
         }
-        if queued == Self.sendCapacity { flush() }
-        let slot = sendSlab + queued * Self.slotCapacity
+        if queued == Self.sendCapacity || sendCursor + total > Self.sendSlabBytes { flush() }
+        let slot = sendSlab + sendCursor
         if prefixLength > 0 { writePrefix(UnsafeMutableRawBufferPointer(start: slot, count: prefixLength)) }
         var offset = prefixLength
         if let base = payload.baseAddress, payload.count > 0 {
@@ -510,6 +520,7 @@ public final class DatagramLoop: @unchecked Sendable {
             msg_iov: sendVectors + queued, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
         sendDescriptors[queued] = descriptor
         queued += 1
+        sendCursor += (total + 63) & ~63
     }
 
     /// Sends what is queued: one sendmmsg(2) per run of datagrams on the same socket. A socket
@@ -536,6 +547,7 @@ public final class DatagramLoop: @unchecked Sendable {
             start = end
         }
         queued = 0
+        sendCursor = 0
     }
 }
 

@@ -53,7 +53,7 @@ struct DatagramLoopTests {
 
         /// The next datagram and its source port, or nil after the timeout.
         func receive() -> (bytes: [UInt8], sourcePort: UInt16)? {
-            var buffer = [UInt8](repeating: 0, count: 2_048)
+            var buffer = [UInt8](repeating: 0, count: 65_536)
             var source = sockaddr_in()
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             let count = buffer.withUnsafeMutableBytes { bytes in
@@ -106,6 +106,39 @@ struct DatagramLoopTests {
         let second = try #require(probe.receive())
         #expect(second.bytes == [6, 7, 8])
         #expect(second.sourcePort == secondPort)
+    }
+
+    @Test func aBatchOfDatagramsOfEverySizeArrivesWholeAndInOrder() throws {
+        let loop = try DatagramLoop()
+        let probe = try Probe()
+        let name = DatagramSocket.listener(Self.anyPort)
+        #expect(loop.open(name, at: Self.anyPort))
+        // More than one flush's worth (64), packed one after another in the send slab: sizes
+        // that end mid cache line, a prefix written in place, and padding.
+        let sizes = [1, 700, 1_400, 63, 64, 3_000, 0, 65]
+        var expected: [[UInt8]] = []
+        for index in 0..<70 {
+            let size = sizes[index % sizes.count]
+            let payload = [UInt8](repeating: UInt8(index), count: size)
+            if index % 3 == 0 {
+                payload.withUnsafeBytes { loop.send(from: name, to: probe.address, payload: $0) }
+                expected.append(payload)
+            } else {
+                payload.withUnsafeBytes {
+                    loop.send(from: name, to: probe.address, header: 0x4000_0000 | UInt32(size), payload: $0, padding: 3)
+                }
+                expected.append([0x40, 0x00, UInt8(size >> 8), UInt8(size & 0xFF)] + payload + [0, 0, 0])
+            }
+        }
+        loop.flush()
+        for (index, bytes) in expected.enumerated() {
+            guard let received = probe.receive() else {
+                Issue.record("datagram \(index) of \(expected.count) did not arrive (\(loop.sendFailures) failed)")
+                return
+            }
+            #expect(received.bytes == bytes, "datagram \(index)")
+        }
+        #expect(loop.sendFailures == 0)
     }
 
     @Test func sendsAlternatingBetweenSocketsKeepTheirSources() throws {
