@@ -125,7 +125,8 @@ struct DatagramLoopTests {
                 expected.append(payload)
             } else {
                 payload.withUnsafeBytes {
-                    loop.send(from: name, to: probe.address, header: 0x4000_0000 | UInt32(size), payload: $0, padding: 3)
+                    loop.send(
+                        from: name, to: probe.address, header: 0x4000_0000 | UInt32(size), payload: $0, padding: 3)
                 }
                 expected.append([0x40, 0x00, UInt8(size >> 8), UInt8(size & 0xFF)] + payload + [0, 0, 0])
             }
