@@ -14,10 +14,13 @@ import TURN
 /// path; a ChannelData datagram is relayed without an allocation (`Benchmarks/`).
 final class TURNEndpoint: DatagramReceiver, @unchecked Sendable {
     let loop: DatagramLoop
-    private var core: AllocationServer<RelaySocketPool>
+    // `core` and `traffic` are used on the loop's thread only and never re-entrantly (the
+    // core calls out only to the relay pool, which does not reach back here): the runtime's
+    // exclusivity check per datagram would only ever pass.
+    @exclusivity(unchecked) private var core: AllocationServer<RelaySocketPool>
     private let pool: RelaySocketPool
     private var streams: [FiveTuple: Channel] = [:]
-    private(set) var traffic = RelayTraffic()
+    @exclusivity(unchecked) private(set) var traffic = RelayTraffic()
     private let logger: Logger
 
     init(
