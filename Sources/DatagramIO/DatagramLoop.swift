@@ -96,9 +96,12 @@ public final class DatagramLoop: @unchecked Sendable {
     /// What each descriptor is for, indexed by descriptor: the loop looks it up for every read.
     @exclusivity(unchecked) private var sockets: [Entry?] = []
     @exclusivity(unchecked) private var descriptors: [DatagramSocket: Descriptors] = [:]
-    /// The socket the last `send` went out of, and its descriptor: most sends toward clients
-    /// leave by the one listener, and comparing is cheaper than hashing.
-    @exclusivity(unchecked) private var lastSent: (socket: DatagramSocket, descriptor: CInt)?
+    /// Sockets sent from lately, with their sending descriptors, by the low bits of their port
+    /// (a direct-mapped cache): most sends toward clients leave by the one listener, and a
+    /// TURN server hands its relay ports out in sequence, so the socket of a send is found by
+    /// comparing its name rather than hashing it into `descriptors`.
+    private let senders: UnsafeMutablePointer<(socket: DatagramSocket, descriptor: CInt)?>
+    private static let senderSlots = 256
     /// epoll_wait(2) rounds so far; a socket read in the round before is busy (see `receive`).
     @exclusivity(unchecked) private var round: UInt32 = 0
     /// CLOCK_MONOTONIC nanoseconds when the current round's wait returned: the time of every
@@ -172,6 +175,8 @@ public final class DatagramLoop: @unchecked Sendable {
         sendDestinations = .allocate(capacity: sends)
         sendMessages = .allocate(capacity: sends)
         sendDescriptors = .allocate(capacity: sends)
+        senders = .allocate(capacity: Self.senderSlots)
+        senders.initialize(repeating: nil, count: Self.senderSlots)
         for index in 0..<batch {
             receiveVectors[index] = iovec(
                 iov_base: receiveSlab + index * Self.receiveStride, iov_len: Self.slotCapacity)
@@ -209,6 +214,7 @@ public final class DatagramLoop: @unchecked Sendable {
         sendDestinations.deallocate()
         sendMessages.deallocate()
         sendDescriptors.deallocate()
+        senders.deallocate()
     }
 
     // MARK: Thread
@@ -429,7 +435,8 @@ public final class DatagramLoop: @unchecked Sendable {
 
     public func close(_ socket: DatagramSocket) {
         guard let pair = descriptors.removeValue(forKey: socket) else { return }
-        if lastSent?.socket == socket { lastSent = nil }
+        let cacheSlot = Self.senderSlot(of: socket)
+        if senders[cacheSlot]?.socket == socket { senders[cacheSlot] = nil }
         // Datagrams queued on this socket go out before it closes (its number may be reused at
         // once); the others wait for the end of the batch as usual.
         if UnsafeBufferPointer(start: sendDescriptors, count: queued).contains(pair.sender) { flush() }
@@ -500,12 +507,13 @@ public final class DatagramLoop: @unchecked Sendable {
         payload: UnsafeRawBufferPointer, padding: Int = 0, writePrefix: (UnsafeMutableRawBufferPointer) -> Void
     ) {
         let descriptor: CInt
-        if let lastSent, lastSent.socket == socket {
-            descriptor = lastSent.descriptor
+        let cacheSlot = Self.senderSlot(of: socket)
+        if let cached = senders[cacheSlot], cached.socket == socket {
+            descriptor = cached.descriptor
         } else {
             guard let found = descriptors[socket]?.sender else { return }
             descriptor = found
-            lastSent = (socket, found)
+            senders[cacheSlot] = (socket, found)
         }
         let total = prefixLength + payload.count + padding
         guard total <= Self.slotCapacity else {
@@ -529,6 +537,12 @@ public final class DatagramLoop: @unchecked Sendable {
         sendDescriptors[queued] = descriptor
         queued += 1
         sendCursor += (total + 63) & ~63
+    }
+
+    private static func senderSlot(of socket: DatagramSocket) -> Int {
+        switch socket {
+        case .listener(let address), .flow(let address): Int(address.port) & (senderSlots - 1)
+        }
     }
 
     /// Sends what is queued: one sendmmsg(2) per run of datagrams on the same socket. A socket
