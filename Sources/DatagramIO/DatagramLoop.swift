@@ -40,9 +40,10 @@ public struct DatagramSocketOptions: Sendable {
     /// that is not in epoll. The kernel frees a sent datagram's buffer against its socket, and
     /// when that socket has a waiter, which every socket in epoll has, it wakes the waiter's
     /// queue for write space: a spin lock and epoll's callback per datagram, about 3 % of the
-    /// TURN relay's CPU. The twin has no waiter. Only sockets opened so by this process (the
-    /// same user, SO_REUSEPORT's rule) can share the port; the loop itself never opens one
-    /// name twice.
+    /// TURN relay's CPU. The twin has no waiter. The port stays closed to other programs' plain
+    /// sockets; a socket of the same user that also asks for SO_REUSEPORT could still join it
+    /// (the kernel's rule), e.g. a second server of the same user on the same ports, which would
+    /// then get none of the port's datagrams. The loop itself never opens one name twice.
     public var sendsFromTwin = false
 
     public init(
