@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <linux/filter.h>
+#include <netinet/udp.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -38,4 +40,14 @@ int stagedoor_timerfd_every(int fd, unsigned long long nanoseconds) {
     spec.it_interval.tv_nsec = (long)(nanoseconds % 1000000000ULL);
     spec.it_value = spec.it_interval;
     return timerfd_settime(fd, 0, &spec, NULL);
+}
+
+size_t stagedoor_segment_control(void *buffer, unsigned short size) {
+    struct msghdr header = {.msg_control = buffer, .msg_controllen = CMSG_SPACE(sizeof(size))};
+    struct cmsghdr *control = CMSG_FIRSTHDR(&header);
+    control->cmsg_level = SOL_UDP;
+    control->cmsg_type = UDP_SEGMENT;
+    control->cmsg_len = CMSG_LEN(sizeof(size));
+    memcpy(CMSG_DATA(control), &size, sizeof(size));
+    return CMSG_SPACE(sizeof(size));
 }

@@ -60,7 +60,8 @@ public struct DatagramSocketOptions: Sendable {
 
 /// A UDP data plane: one thread, epoll(7), and recvmmsg(2)/sendmmsg(2) over buffers allocated
 /// once, so a datagram in or out costs no allocation and a burst of datagrams costs one system
-/// call each way, not one per datagram (coturn and rtpengine drive their sockets the same way).
+/// call each way, not one per datagram (coturn and rtpengine drive their sockets the same way),
+/// and datagrams queued back to back for one destination leave as one segmented send.
 /// The TURN server relays on one; the bridge carries panels and matrix ports on one, paced by
 /// its tick.
 ///
@@ -151,6 +152,27 @@ public final class DatagramLoop: @unchecked Sendable {
     /// the other (each from a cache line of its own), so a batch of small ones touches a few
     /// pages, not one page and the same cache set each.
     @exclusivity(unchecked) private var sendCursor = 0
+    /// One control buffer per queued message, for its UDP_SEGMENT ancillary data.
+    private let sendControls: UnsafeMutableRawPointer
+    private static let controlStride = 32
+    /// Per queued message: the size of each datagram it carries when it carries several (UDP
+    /// generic segmentation offload), else 0.
+    private let sendSegmentSizes: UnsafeMutablePointer<Int>
+    /// The last queued message, while datagrams to the same destination out of the same socket
+    /// may still join it as segments: where it ends in the slab, how many it carries, and to
+    /// whom it goes. Nil once one shorter than the first has joined (only the last may be).
+    @exclusivity(unchecked) private var openRun: (destination: TransportAddress, end: Int, segments: Int)?
+    /// Whether sends are segmented: true until the kernel refuses it (EIO or EINVAL: no
+    /// checksum offload on the route's device in kernels before 6.2, or a socket without
+    /// UDP checksums), then false for the loop's life.
+    @exclusivity(unchecked) public private(set) var segmentsSends = true
+    /// Datagrams that left as a segment of a larger send (after the first of each).
+    @exclusivity(unchecked) public private(set) var segmentedDatagrams = 0
+    /// At most this many datagrams per segmented send (the kernel's UDP_MAX_SEGMENTS is 64
+    /// before Linux 6.9, 128 after).
+    static let maxSegments = 64
+    /// At most this many bytes per segmented send: the payload of one IPv4 datagram, with room.
+    static let maxSegmentedBytes = 65_000
     /// Room for `sendCapacity` datagrams of any size.
     static let sendSlabBytes = sendCapacity * slotCapacity
 
@@ -176,6 +198,8 @@ public final class DatagramLoop: @unchecked Sendable {
         sendDestinations = .allocate(capacity: sends)
         sendMessages = .allocate(capacity: sends)
         sendDescriptors = .allocate(capacity: sends)
+        sendControls = .allocate(byteCount: sends * Self.controlStride, alignment: 16)
+        sendSegmentSizes = .allocate(capacity: sends)
         senders = .allocate(capacity: Self.senderSlots)
         senders.initialize(repeating: nil, count: Self.senderSlots)
         for index in 0..<batch {
@@ -215,6 +239,8 @@ public final class DatagramLoop: @unchecked Sendable {
         sendDestinations.deallocate()
         sendMessages.deallocate()
         sendDescriptors.deallocate()
+        sendControls.deallocate()
+        sendSegmentSizes.deallocate()
         senders.deallocate()
     }
 
@@ -521,8 +547,54 @@ public final class DatagramLoop: @unchecked Sendable {
             sendFailures += 1
             return
         }
+        // A datagram to the destination of the last queued message, out of the same socket,
+        // no longer than that message's first (and after none shorter) and not empty (an
+        // empty segment would vanish), joins it: the kernel
+        // then builds, routes and hands on one buffer for all of them and cuts it into the
+        // datagrams at the last moment (UDP_SEGMENT, udp(7)): at the device, or on loopback
+        // at the receiving socket. The datagrams on the wire are the same.
+        if let run = openRun, sendDescriptors[queued - 1] == descriptor, run.destination == destination {
+            let last = queued - 1
+            let first = sendSegmentSizes[last] == 0 ? sendVectors[last].iov_len : sendSegmentSizes[last]
+            if total <= first, total > 0, run.segments < Self.maxSegments,
+                sendVectors[last].iov_len + total <= Self.maxSegmentedBytes, run.end + total <= Self.sendSlabBytes
+            {
+                assemble(
+                    at: sendSlab + run.end, prefixLength: prefixLength, payload: payload, padding: padding, writePrefix)
+                if run.segments == 1 {
+                    sendSegmentSizes[last] = first
+                    let control = sendControls + last * Self.controlStride
+                    sendMessages[last].msg_hdr.msg_control = control
+                    sendMessages[last].msg_hdr.msg_controllen = stagedoor_segment_control(control, UInt16(first))
+                }
+                sendVectors[last].iov_len += total
+                segmentedDatagrams += 1
+                sendCursor = (run.end + total + 63) & ~63
+                openRun = total == first ? (destination, run.end + total, run.segments + 1) : nil
+                return
+            }
+        }
         if queued == Self.sendCapacity || sendCursor + total > Self.sendSlabBytes { flush() }
         let slot = sendSlab + sendCursor
+        assemble(at: slot, prefixLength: prefixLength, payload: payload, padding: padding, writePrefix)
+        sendVectors[queued] = iovec(iov_base: slot, iov_len: total)
+        sendSegmentSizes[queued] = 0
+        let length = destination.write(into: &sendDestinations[queued])
+        sendMessages[queued].msg_hdr = msghdr(
+            msg_name: UnsafeMutableRawPointer(sendDestinations + queued), msg_namelen: length,
+            msg_iov: sendVectors + queued, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+        sendDescriptors[queued] = descriptor
+        queued += 1
+        openRun = segmentsSends ? (destination, sendCursor + total, 1) : nil
+        sendCursor += (total + 63) & ~63
+    }
+
+    /// Assembles one datagram at `slot`: the prefix `writePrefix` writes, `payload`, zeros.
+    @inline(__always)
+    private func assemble(
+        at slot: UnsafeMutableRawPointer, prefixLength: Int, payload: UnsafeRawBufferPointer, padding: Int,
+        _ writePrefix: (UnsafeMutableRawBufferPointer) -> Void
+    ) {
         if prefixLength > 0 { writePrefix(UnsafeMutableRawBufferPointer(start: slot, count: prefixLength)) }
         var offset = prefixLength
         if let base = payload.baseAddress, payload.count > 0 {
@@ -530,14 +602,6 @@ public final class DatagramLoop: @unchecked Sendable {
         }
         offset += payload.count
         if padding > 0 { (slot + offset).initializeMemory(as: UInt8.self, repeating: 0, count: padding) }
-        sendVectors[queued] = iovec(iov_base: slot, iov_len: total)
-        let length = destination.write(into: &sendDestinations[queued])
-        sendMessages[queued].msg_hdr = msghdr(
-            msg_name: UnsafeMutableRawPointer(sendDestinations + queued), msg_namelen: length,
-            msg_iov: sendVectors + queued, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
-        sendDescriptors[queued] = descriptor
-        queued += 1
-        sendCursor += (total + 63) & ~63
     }
 
     private static func senderSlot(of socket: DatagramSocket) -> Int {
@@ -558,10 +622,18 @@ public final class DatagramLoop: @unchecked Sendable {
             while next < end {
                 let sent = stagedoor_sendmmsg(descriptor, sendMessages + next, UInt32(end - next), CInt(MSG_DONTWAIT))
                 if sent <= 0 {
-                    if sent < 0, errno == EINTR { continue }
-                    // EAGAIN (full buffer) or an error for this destination (e.g. ICMP
-                    // unreachable reported on a later send): skip one datagram, go on.
-                    sendFailures += 1
+                    let error = errno
+                    if sent < 0, error == EINTR { continue }
+                    if sendSegmentSizes[next] > 0 {
+                        // The kernel would not segment: EIO or EINVAL say it never will
+                        // here; any other error may be one datagram's. Each goes alone.
+                        if error == EIO || error == EINVAL { segmentsSends = false }
+                        sendOneByOne(message: next, descriptor: descriptor)
+                    } else {
+                        // EAGAIN (full buffer) or an error for this destination (e.g. ICMP
+                        // unreachable reported on a later send): skip one datagram, go on.
+                        sendFailures += 1
+                    }
                     next += 1
                 } else {
                     next += Int(sent)
@@ -571,6 +643,30 @@ public final class DatagramLoop: @unchecked Sendable {
         }
         queued = 0
         sendCursor = 0
+        openRun = nil
+    }
+
+    /// Sends the datagrams of segmented message `index` one per message, in order, reusing its
+    /// header: the fallback when the kernel refuses to segment it.
+    private func sendOneByOne(message index: Int, descriptor: CInt) {
+        let size = sendSegmentSizes[index]
+        let base = sendVectors[index].iov_base!
+        let length = sendVectors[index].iov_len
+        var vector = iovec()
+        sendMessages[index].msg_hdr.msg_control = nil
+        sendMessages[index].msg_hdr.msg_controllen = 0
+        var offset = 0
+        while offset < length {
+            vector = iovec(iov_base: base + offset, iov_len: min(size, length - offset))
+            let sent = withUnsafeMutablePointer(to: &vector) { pointer in
+                sendMessages[index].msg_hdr.msg_iov = pointer
+                return stagedoor_sendmmsg(descriptor, sendMessages + index, 1, CInt(MSG_DONTWAIT))
+            }
+            if sent < 0, errno == EINTR { continue }
+            if sent != 1 { sendFailures += 1 }
+            offset += size
+        }
+        sendMessages[index].msg_hdr.msg_iov = sendVectors + index
     }
 }
 

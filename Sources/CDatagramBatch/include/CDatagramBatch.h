@@ -2,6 +2,7 @@
 #define STAGEDOOR_CDATAGRAMBATCH_H
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 /// `struct mmsghdr`, recvmmsg(2) and sendmmsg(2) are declared only under _GNU_SOURCE, which
@@ -21,6 +22,11 @@ int stagedoor_sendmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int 
 /// Hands every datagram arriving at `fd`'s SO_REUSEPORT group to the group's first socket (a
 /// classic BPF program returning index 0, SO_ATTACH_REUSEPORT_CBPF, socket(7)); 0 or -1.
 int stagedoor_reuseport_to_first(int fd);
+
+/// Writes a UDP_SEGMENT control message (udp(7): the datagrams of one send are `size` bytes
+/// each, the last may be shorter) into `buffer` (32 bytes, 8-aligned); returns its
+/// msg_controllen.
+size_t stagedoor_segment_control(void *buffer, unsigned short size);
 
 /// A non-blocking CLOCK_MONOTONIC timerfd(2), or -1.
 int stagedoor_timerfd_create(void);
