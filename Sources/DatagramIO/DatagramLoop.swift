@@ -45,16 +45,22 @@ public struct DatagramSocketOptions: Sendable {
     /// (the kernel's rule), e.g. a second server of the same user on the same ports, which would
     /// then get none of the port's datagrams. The loop itself never opens one name twice.
     public var sendsFromTwin = false
+    /// With `sendsFromTwin`, the datagrams the socket sends itself before its twin opens: a
+    /// socket that may never carry traffic (a TURN relayed address, allocated and released
+    /// unused) is spared the twin's system calls until it has shown it will. 0 opens the twin
+    /// with the socket.
+    public var twinAfterSends = 0
 
     public init(
         reuseAddress: Bool = false, dscp: Int? = nil, multicastHops: Int? = nil, joinGroup: Bool = false,
-        sendsFromTwin: Bool = false
+        sendsFromTwin: Bool = false, twinAfterSends: Int = 0
     ) {
         self.reuseAddress = reuseAddress
         self.dscp = dscp
         self.multicastHops = multicastHops
         self.joinGroup = joinGroup
         self.sendsFromTwin = sendsFromTwin
+        self.twinAfterSends = twinAfterSends
     }
 }
 
@@ -124,7 +130,12 @@ public final class DatagramLoop: @unchecked Sendable {
         var socket: DatagramSocket
         /// The round in which it was last read.
         var lastRead: UInt32
+        /// Sends left before the socket's twin opens (`twinAfterSends`); 0 when it has one,
+        /// or will not.
+        var sendsBeforeTwin: Int32 = 0
     }
+    /// What the twin of a socket counting down to one binds with, by the socket's descriptor.
+    private var pendingTwins: [CInt: (address: TransportAddress, options: DatagramSocketOptions)] = [:]
     private var thread: pthread_t?
     private let tasks = NIOLockedValueBox<[() -> Void]>([])
     private let stopped = NIOLockedValueBox(false)
@@ -357,21 +368,32 @@ public final class DatagramLoop: @unchecked Sendable {
                 socket, at: address, options: options, reusePort: options.sendsFromTwin, joinGroup: options.joinGroup)
         else { return false }
         var sender = reader
+        var twinAddress: TransportAddress?
         if options.sendsFromTwin {
             // The twin binds to the port the reader got (the address may have asked for 0),
-            // after the program that keeps arriving datagrams away from it is in place.
+            // after the program that keeps arriving datagrams away from it is in place: from
+            // the start, so that no socket joining the port later ever takes a datagram.
             var local = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let named = withUnsafeMutablePointer(to: &local) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(reader, $0, &length) }
             }
-            guard named == 0, let boundAddress = TransportAddress(local), stagedoor_reuseport_to_first(reader) == 0,
-                let twin = Self.bound(socket, at: boundAddress, options: options, reusePort: true, joinGroup: false)
+            guard named == 0, let boundAddress = TransportAddress(local), stagedoor_reuseport_to_first(reader) == 0
             else {
                 Glibc.close(reader)
                 return false
             }
-            sender = twin
+            if options.twinAfterSends > 0 {
+                twinAddress = boundAddress
+            } else {
+                guard
+                    let twin = Self.bound(socket, at: boundAddress, options: options, reusePort: true, joinGroup: false)
+                else {
+                    Glibc.close(reader)
+                    return false
+                }
+                sender = twin
+            }
         }
         var event = epoll_event()
         event.events = EPOLLIN.rawValue
@@ -385,8 +407,26 @@ public final class DatagramLoop: @unchecked Sendable {
             sockets.append(contentsOf: repeatElement(nil, count: Int(reader) + 1 - sockets.count))
         }
         sockets[Int(reader)] = Entry(socket: socket, lastRead: 0)
+        if let twinAddress {
+            sockets[Int(reader)]!.sendsBeforeTwin = Int32(clamping: options.twinAfterSends)
+            pendingTwins[reader] = (twinAddress, options)
+        }
         descriptors[socket] = Descriptors(reader: reader, sender: sender)
         return true
+    }
+
+    /// Opens the twin of the socket read on `reader`, which has sent its `twinAfterSends`, and
+    /// returns the descriptor its sends now leave by: the twin's, or the reader's if the twin
+    /// cannot be had (e.g. no descriptors left; the socket then goes on as it was).
+    private func openTwin(of socket: DatagramSocket, reader: CInt) -> CInt {
+        sockets[Int(reader)]?.sendsBeforeTwin = 0
+        guard let pending = pendingTwins.removeValue(forKey: reader),
+            let twin = Self.bound(
+                socket, at: pending.address, options: pending.options, reusePort: true, joinGroup: false)
+        else { return reader }
+        descriptors[socket]?.sender = twin
+        senders[Self.senderSlot(of: socket)] = (socket, twin)
+        return twin
     }
 
     /// A non-blocking UDP socket with `options`, bound to `address`; nil when the address is
@@ -464,9 +504,12 @@ public final class DatagramLoop: @unchecked Sendable {
         guard let pair = descriptors.removeValue(forKey: socket) else { return }
         let cacheSlot = Self.senderSlot(of: socket)
         if senders[cacheSlot]?.socket == socket { senders[cacheSlot] = nil }
-        // Datagrams queued on this socket go out before it closes (its number may be reused at
-        // once); the others wait for the end of the batch as usual.
-        if UnsafeBufferPointer(start: sendDescriptors, count: queued).contains(pair.sender) { flush() }
+        // Datagrams queued on this socket go out before it closes (its numbers may be reused at
+        // once), those queued before its twin opened too; the others wait for the end of the
+        // batch as usual.
+        let queuedDescriptors = UnsafeBufferPointer(start: sendDescriptors, count: queued)
+        if queuedDescriptors.contains(where: { $0 == pair.sender || $0 == pair.reader }) { flush() }
+        pendingTwins[pair.reader] = nil
         sockets[Int(pair.reader)] = nil
         epoll_ctl(poll, EPOLL_CTL_DEL, pair.reader, nil)
         Glibc.close(pair.reader)
@@ -533,7 +576,7 @@ public final class DatagramLoop: @unchecked Sendable {
         from socket: DatagramSocket, to destination: TransportAddress, prefixLength: Int,
         payload: UnsafeRawBufferPointer, padding: Int = 0, writePrefix: (UnsafeMutableRawBufferPointer) -> Void
     ) {
-        let descriptor: CInt
+        var descriptor: CInt
         let cacheSlot = Self.senderSlot(of: socket)
         if let cached = senders[cacheSlot], cached.socket == socket {
             descriptor = cached.descriptor
@@ -541,6 +584,14 @@ public final class DatagramLoop: @unchecked Sendable {
             guard let found = descriptors[socket]?.sender else { return }
             descriptor = found
             senders[cacheSlot] = (socket, found)
+        }
+        // Only a socket that sends by itself is in `sockets` under its sending descriptor.
+        if Int(descriptor) < sockets.count, let countdown = sockets[Int(descriptor)]?.sendsBeforeTwin, countdown > 0 {
+            if countdown == 1 {
+                descriptor = openTwin(of: socket, reader: descriptor)
+            } else {
+                sockets[Int(descriptor)]!.sendsBeforeTwin = countdown - 1
+            }
         }
         let total = prefixLength + payload.count + padding
         guard total <= Self.slotCapacity else {

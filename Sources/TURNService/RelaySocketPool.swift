@@ -23,6 +23,9 @@ final class RelaySocketPool: RelayAddressProvider {
         self.nextPort = UInt16.random(in: ports)
     }
 
+    /// About a second of a voice stream's packets (50 per second) toward its peers.
+    static let twinAfterSends = 64
+
     var openCount: Int { open.count }
 
     /// A family is served when the configuration gives it a bind address (`relay.address`,
@@ -54,10 +57,16 @@ final class RelaySocketPool: RelayAddressProvider {
     private func bind(_ port: UInt16, on bindAddress: TransportAddress) -> TransportAddress? {
         var candidate = bindAddress
         candidate.port = port
-        // No send twin here (the listeners have one): a twin is two more sockets' system calls
-        // per Allocate, which cost more (bench-turn's allocation phase, 1.10x coturn's CPU with
-        // twins) than they save on the relay sockets' half of the sends.
-        guard !open.contains(candidate), loop.open(.flow(candidate), at: candidate) else { return nil }
+        // The send twin (see `DatagramSocketOptions.sendsFromTwin`) opens once the socket has
+        // relayed `twinAfterSends` datagrams: opened with every socket, it cost each Allocate
+        // a second socket's system calls (bench-turn's allocation phase, 1.10x coturn's CPU),
+        // and many allocations never relay (a client gathers candidates it does not use).
+        // The configuration keeps the relay range clear of every other bind of the stack (the
+        // ports' SO_REUSEPORT would let a socket of the same user join them).
+        let options = DatagramSocketOptions(sendsFromTwin: true, twinAfterSends: Self.twinAfterSends)
+        guard !open.contains(candidate), loop.open(.flow(candidate), at: candidate, options: options) else {
+            return nil
+        }
         open.insert(candidate)
         return candidate
     }

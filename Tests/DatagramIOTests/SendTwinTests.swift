@@ -39,6 +39,68 @@ struct SendTwinTests {
         }
     }
 
+    /// How many of this process's UDP sockets are bound to 127.0.0.1:`port` (a socket and its
+    /// twin are two).
+    static func socketsBound(to port: UInt16) -> Int {
+        (CInt(3)..<CInt(4096)).filter { descriptor in
+            var local = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+            }
+            var type: CInt = 0
+            var typeLength = socklen_t(MemoryLayout<CInt>.size)
+            return named == 0 && local.sin_family == sa_family_t(AF_INET) && UInt16(bigEndian: local.sin_port) == port
+                && getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &typeLength) == 0
+                && type == SOCK_DGRAM.rawValue
+        }.count
+    }
+
+    @Test func aTwinOpensOnlyAfterItsSocketHasSentEnough() async throws {
+        let loop = try DatagramLoop()
+        let name = DatagramSocket.flow(DatagramLoopTests.anyPort)
+        #expect(loop.open(name, at: DatagramLoopTests.anyPort, options: .init(sendsFromTwin: true, twinAfterSends: 5)))
+        let port = try #require(loop.localPort(of: name))
+        let collector = Collector()
+        loop.receiver = collector
+        loop.start()
+        defer { loop.stop() }
+        let probe = try DatagramLoopTests.Probe()
+        #expect(Self.socketsBound(to: port) == 1, "no twin before the socket sends")
+
+        // Three sends, then five in one batch: the twin opens at the fifth send of all, while
+        // the fourth still waits in the queue; all eight leave in order, from the port.
+        await loop.submit {
+            for index in 0..<3 {
+                [UInt8(index)].withUnsafeBytes { loop.send(from: name, to: probe.address, payload: $0) }
+            }
+        }
+        #expect(Self.socketsBound(to: port) == 1, "still no twin after three")
+        await loop.submit {
+            for index in 3..<8 {
+                [UInt8(index)].withUnsafeBytes { loop.send(from: name, to: probe.address, payload: $0) }
+            }
+        }
+        #expect(Self.socketsBound(to: port) == 2, "the twin is open after five")
+        for index in 0..<8 {
+            let reply = try #require(probe.receive(), "datagram \(index)")
+            #expect(reply.bytes == [UInt8(index)])
+            #expect(reply.sourcePort == port)
+        }
+
+        // What arrives still reaches the socket the loop reads, from any source.
+        let probes = try (0..<32).map { _ in try DatagramLoopTests.Probe() }
+        for (index, source) in probes.enumerated() { source.send([UInt8(index)], toPort: port) }
+        for _ in 0..<200 where collector.received.withLock({ $0.count }) < probes.count {
+            usleep(10_000)
+        }
+        #expect(Set(collector.received.withLock { $0 }) == Set((0..<probes.count).map { [UInt8($0)] }))
+
+        await loop.submit { loop.close(name) }
+        #expect(Self.socketsBound(to: port) == 0)
+        #expect(Self.plainBind(port))
+    }
+
     @Test(arguments: [DatagramSocket.flow(DatagramLoopTests.anyPort), .listener(DatagramLoopTests.anyPort)])
     func everyDatagramReachesTheReaderAndRepliesLeaveFromItsPort(_ name: DatagramSocket) async throws {
         let loop = try DatagramLoop()
