@@ -373,12 +373,8 @@ public final class DatagramLoop: @unchecked Sendable {
             // The twin binds to the port the reader got (the address may have asked for 0),
             // after the program that keeps arriving datagrams away from it is in place: from
             // the start, so that no socket joining the port later ever takes a datagram.
-            var local = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let named = withUnsafeMutablePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(reader, $0, &length) }
-            }
-            guard named == 0, let boundAddress = TransportAddress(local), stagedoor_reuseport_to_first(reader) == 0
+            guard let boundAddress = address.port != 0 ? address : Self.localAddress(of: reader),
+                stagedoor_reuseport_to_first(reader) == 0
             else {
                 Glibc.close(reader)
                 return false
@@ -520,14 +516,18 @@ public final class DatagramLoop: @unchecked Sendable {
 
     /// The port the kernel chose when `address` asked for port 0.
     public func localPort(of socket: DatagramSocket) -> UInt16? {
-        guard let descriptor = descriptors[socket]?.reader else { return nil }
+        descriptors[socket].flatMap { Self.localAddress(of: $0.reader) }?.port
+    }
+
+    /// The address `descriptor` is bound to (getsockname(2)).
+    private static func localAddress(of descriptor: CInt) -> TransportAddress? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
         }
         guard result == 0 else { return nil }
-        return TransportAddress(storage)?.port
+        return TransportAddress(storage)
     }
 
     // MARK: Receiving
