@@ -370,21 +370,15 @@ public final class DatagramLoop: @unchecked Sendable {
         var sender = reader
         var twinAddress: TransportAddress?
         if options.sendsFromTwin {
-            // The twin binds to the port the reader got (the address may have asked for 0),
-            // after the program that keeps arriving datagrams away from it is in place: from
-            // the start, so that no socket joining the port later ever takes a datagram.
-            guard let boundAddress = address.port != 0 ? address : Self.localAddress(of: reader),
-                stagedoor_reuseport_to_first(reader) == 0
-            else {
+            // The twin binds to the port the reader got (the address may have asked for 0).
+            guard let boundAddress = address.port != 0 ? address : Self.localAddress(of: reader) else {
                 Glibc.close(reader)
                 return false
             }
             if options.twinAfterSends > 0 {
                 twinAddress = boundAddress
             } else {
-                guard
-                    let twin = Self.bound(socket, at: boundAddress, options: options, reusePort: true, joinGroup: false)
-                else {
+                guard let twin = Self.twin(of: reader, socket, at: boundAddress, options: options) else {
                     Glibc.close(reader)
                     return false
                 }
@@ -417,12 +411,24 @@ public final class DatagramLoop: @unchecked Sendable {
     private func openTwin(of socket: DatagramSocket, reader: CInt) -> CInt {
         sockets[Int(reader)]?.sendsBeforeTwin = 0
         guard let pending = pendingTwins.removeValue(forKey: reader),
-            let twin = Self.bound(
-                socket, at: pending.address, options: pending.options, reusePort: true, joinGroup: false)
+            let twin = Self.twin(of: reader, socket, at: pending.address, options: pending.options)
         else { return reader }
         descriptors[socket]?.sender = twin
         senders[Self.senderSlot(of: socket)] = (socket, twin)
         return twin
+    }
+
+    /// A twin for `reader` (bound with SO_REUSEPORT to `address`), bound after the program
+    /// that keeps every arriving datagram on the reader is in place, so none ever reaches the
+    /// twin. The program is attached here rather than with the reader: each attach builds
+    /// one, which a socket that never gets a twin need not pay for. Until then a socket of
+    /// the same user asking for SO_REUSEPORT could join the port and take some of its
+    /// datagrams; the stack's configuration keeps its own binds apart.
+    private static func twin(
+        of reader: CInt, _ socket: DatagramSocket, at address: TransportAddress, options: DatagramSocketOptions
+    ) -> CInt? {
+        guard stagedoor_reuseport_to_first(reader) == 0 else { return nil }
+        return bound(socket, at: address, options: options, reusePort: true, joinGroup: false)
     }
 
     /// A non-blocking UDP socket with `options`, bound to `address`; nil when the address is
