@@ -45,10 +45,10 @@ public struct DatagramSocketOptions: Sendable {
     /// (the kernel's rule), e.g. a second server of the same user on the same ports, which would
     /// then get none of the port's datagrams. The loop itself never opens one name twice.
     public var sendsFromTwin = false
-    /// With `sendsFromTwin`, the datagrams the socket sends itself before its twin opens: a
-    /// socket that may never carry traffic (a TURN relayed address, allocated and released
-    /// unused) is spared the twin's system calls until it has shown it will. 0 opens the twin
-    /// with the socket.
+    /// With `sendsFromTwin`, the datagrams the socket sends itself before its twin opens (and
+    /// sends the rest): a socket that may never carry traffic (a TURN relayed address,
+    /// allocated and released unused) is spared the twin's system calls until it has shown it
+    /// will. 0 opens the twin with the socket.
     public var twinAfterSends = 0
 
     public init(
@@ -130,8 +130,8 @@ public final class DatagramLoop: @unchecked Sendable {
         var socket: DatagramSocket
         /// The round in which it was last read.
         var lastRead: UInt32
-        /// Sends left before the socket's twin opens (`twinAfterSends`); 0 when it has one,
-        /// or will not.
+        /// Sends left before the socket's twin opens, plus one (`twinAfterSends`); 0 when it
+        /// has one, or will not.
         var sendsBeforeTwin: Int32 = 0
     }
     /// What the twin of a socket counting down to one binds with, by the socket's descriptor.
@@ -173,17 +173,22 @@ public final class DatagramLoop: @unchecked Sendable {
     /// may still join it as segments: where it ends in the slab, how many it carries, and to
     /// whom it goes. Nil once one shorter than the first has joined (only the last may be).
     @exclusivity(unchecked) private var openRun: (destination: TransportAddress, end: Int, segments: Int)?
-    /// Whether sends are segmented: true until the kernel refuses it (EIO or EINVAL: no
-    /// checksum offload on the route's device in kernels before 6.2, or a socket without
-    /// UDP checksums), then false for the loop's life.
+    /// Whether sends are segmented: true until the kernel refuses it with EIO or EINVAL (e.g.
+    /// a device without checksum offload before Linux 6.11, an IPsec route, a socket without
+    /// UDP checksums), then false for the loop's life: the datagrams go one by one as before.
     @exclusivity(unchecked) public private(set) var segmentsSends = true
     /// Datagrams that left as a segment of a larger send (after the first of each).
     @exclusivity(unchecked) public private(set) var segmentedDatagrams = 0
-    /// At most this many datagrams per segmented send (the kernel's UDP_MAX_SEGMENTS is 64
-    /// before Linux 6.9, 128 after).
+    /// At most this many datagrams per segmented send: UDP_MAX_SEGMENTS, 64 in every kernel
+    /// that has UDP_SEGMENT (later ones allow 128).
     static let maxSegments = 64
     /// At most this many bytes per segmented send: the payload of one IPv4 datagram, with room.
     static let maxSegmentedBytes = 65_000
+    /// Only datagrams up to this size are joined: the kernel refuses a segmented send whose
+    /// segments, with their headers, exceed the path MTU (where it would have fragmented one
+    /// datagram), and 1,232 bytes fit the smallest IPv6 MTU (1,280, RFC 8200 §5) with their
+    /// IPv6 and UDP headers. Audio and video over RTP stay below it.
+    static let maxSegmentSize = 1_232
     /// Room for `sendCapacity` datagrams of any size.
     static let sendSlabBytes = sendCapacity * slotCapacity
 
@@ -398,7 +403,8 @@ public final class DatagramLoop: @unchecked Sendable {
         }
         sockets[Int(reader)] = Entry(socket: socket, lastRead: 0)
         if let twinAddress {
-            sockets[Int(reader)]!.sendsBeforeTwin = Int32(clamping: options.twinAfterSends)
+            // Counts down to 1, the send that opens the twin.
+            sockets[Int(reader)]!.sendsBeforeTwin = Int32(clamping: options.twinAfterSends) &+ 1
             pendingTwins[reader] = (twinAddress, options)
         }
         descriptors[socket] = Descriptors(reader: reader, sender: sender)
@@ -613,7 +619,7 @@ public final class DatagramLoop: @unchecked Sendable {
         if let run = openRun, sendDescriptors[queued - 1] == descriptor, run.destination == destination {
             let last = queued - 1
             let first = sendSegmentSizes[last] == 0 ? sendVectors[last].iov_len : sendSegmentSizes[last]
-            if total <= first, total > 0, run.segments < Self.maxSegments,
+            if total <= first, total > 0, first <= Self.maxSegmentSize, run.segments < Self.maxSegments,
                 sendVectors[last].iov_len + total <= Self.maxSegmentedBytes, run.end + total <= Self.sendSlabBytes
             {
                 assemble(
@@ -625,7 +631,6 @@ public final class DatagramLoop: @unchecked Sendable {
                     sendMessages[last].msg_hdr.msg_controllen = stagedoor_segment_control(control, UInt16(first))
                 }
                 sendVectors[last].iov_len += total
-                segmentedDatagrams += 1
                 sendCursor = (run.end + total + 63) & ~63
                 openRun = total == first ? (destination, run.end + total, run.segments + 1) : nil
                 return
@@ -642,7 +647,7 @@ public final class DatagramLoop: @unchecked Sendable {
             msg_iov: sendVectors + queued, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
         sendDescriptors[queued] = descriptor
         queued += 1
-        openRun = segmentsSends ? (destination, sendCursor + total, 1) : nil
+        openRun = segmentsSends && !destination.isMulticast ? (destination, sendCursor + total, 1) : nil
         sendCursor += (total + 63) & ~63
     }
 
@@ -681,18 +686,27 @@ public final class DatagramLoop: @unchecked Sendable {
                 if sent <= 0 {
                     let error = errno
                     if sent < 0, error == EINTR { continue }
-                    if sendSegmentSizes[next] > 0 {
-                        // The kernel would not segment: EIO or EINVAL say it never will
-                        // here; any other error may be one datagram's. Each goes alone.
-                        if error == EIO || error == EINVAL { segmentsSends = false }
-                        sendOneByOne(message: next, descriptor: descriptor)
-                    } else {
+                    let size = sendSegmentSizes[next]
+                    if size == 0 {
                         // EAGAIN (full buffer) or an error for this destination (e.g. ICMP
                         // unreachable reported on a later send): skip one datagram, go on.
                         sendFailures += 1
+                    } else if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
+                        // No room for any of them now: all are dropped, as UDP may.
+                        sendFailures += (sendVectors[next].iov_len + size - 1) / size
+                    } else {
+                        // The kernel would not segment: EIO or EINVAL say it never will
+                        // here; another error (EMSGSIZE: a path MTU below the segments) may
+                        // be this destination's only. Each datagram goes alone.
+                        if error == EIO || error == EINVAL { segmentsSends = false }
+                        sendOneByOne(message: next, descriptor: descriptor)
                     }
                     next += 1
                 } else {
+                    for index in next..<next + Int(sent) where sendSegmentSizes[index] > 0 {
+                        let size = sendSegmentSizes[index]
+                        segmentedDatagrams += (sendVectors[index].iov_len + size - 1) / size - 1
+                    }
                     next += Int(sent)
                 }
             }
@@ -707,24 +721,21 @@ public final class DatagramLoop: @unchecked Sendable {
     /// header: the fallback when the kernel refuses to segment it.
     private func sendOneByOne(message index: Int, descriptor: CInt) {
         let size = sendSegmentSizes[index]
-        let base = sendVectors[index].iov_base!
-        let length = sendVectors[index].iov_len
-        var vector = iovec()
+        let whole = sendVectors[index]
         sendMessages[index].msg_hdr.msg_control = nil
         sendMessages[index].msg_hdr.msg_controllen = 0
         var offset = 0
-        while offset < length {
-            vector = iovec(iov_base: base + offset, iov_len: min(size, length - offset))
-            let sent = withUnsafeMutablePointer(to: &vector) { pointer in
-                sendMessages[index].msg_hdr.msg_iov = pointer
-                return stagedoor_sendmmsg(descriptor, sendMessages + index, 1, CInt(MSG_DONTWAIT))
-            }
+        while offset < whole.iov_len {
+            // The message's own iovec, narrowed to one datagram at a time.
+            sendVectors[index] = iovec(iov_base: whole.iov_base! + offset, iov_len: min(size, whole.iov_len - offset))
+            let sent = stagedoor_sendmmsg(descriptor, sendMessages + index, 1, CInt(MSG_DONTWAIT))
             if sent < 0, errno == EINTR { continue }
             if sent != 1 { sendFailures += 1 }
             offset += size
         }
-        sendMessages[index].msg_hdr.msg_iov = sendVectors + index
+        sendVectors[index] = whole
     }
+
 }
 
 public enum DatagramLoopError: Error, CustomStringConvertible {
@@ -737,6 +748,16 @@ public enum DatagramLoopError: Error, CustomStringConvertible {
 }
 
 extension TransportAddress {
+    /// A multicast group (IPv4 224.0.0.0/4, RFC 5771; IPv6 ff00::/8, RFC 4291 §2.7): never
+    /// sent segmented (its copies looped back to local members would need cutting too, which
+    /// no test here covers).
+    var isMulticast: Bool {
+        switch family {
+        case .ipv4: host.firstByte & 0xF0 == 0xE0
+        case .ipv6: host.firstByte == 0xFF
+        }
+    }
+
     /// The address of a kernel socket address; nil for families other than IPv4 and IPv6.
     public init?(_ storage: sockaddr_storage) {
         var storage = storage

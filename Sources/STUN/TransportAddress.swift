@@ -185,6 +185,10 @@ public struct IPHost: Hashable, Sendable {
         withUnsafeBytes { Array($0) }
     }
 
+    /// The first address byte (0 for an empty host), read without copying: IPv4 224–239 and
+    /// IPv6 0xFF begin multicast groups (RFC 5771, RFC 4291 §2.7).
+    public var firstByte: UInt8 { count == 0 ? 0 : Swift.withUnsafeBytes(of: high) { $0[0] } }
+
     /// The address bytes, without copying them to the heap.
     public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         var words = (high, low)

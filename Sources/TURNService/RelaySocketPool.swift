@@ -61,8 +61,10 @@ final class RelaySocketPool: RelayAddressProvider {
         // relayed `twinAfterSends` datagrams: opened with every socket, it cost each Allocate
         // a second socket's system calls (bench-turn's allocation phase, 1.10x coturn's CPU),
         // and many allocations never relay (a client gathers candidates it does not use).
-        // The configuration keeps the relay range clear of every other bind of the stack (the
-        // ports' SO_REUSEPORT would let a socket of the same user join them).
+        // The ports' SO_REUSEPORT would let another socket of the same user that asks for it
+        // join them (and take some of their datagrams until the twin's program is in place):
+        // the configuration keeps the relay range clear of every other bind of the stack, and
+        // the package's user (_stagedoor) runs nothing else.
         let options = DatagramSocketOptions(sendsFromTwin: true, twinAfterSends: Self.twinAfterSends)
         guard !open.contains(candidate), loop.open(.flow(candidate), at: candidate, options: options) else {
             return nil

@@ -75,8 +75,9 @@ struct SegmentedSendTests {
         script.queue(150, of: 172, to: first, first: true, from: name, on: loop)
         // A shorter one may end a run (it joins the 22) …
         script.queue(1, of: 100, to: first, first: true, from: name, on: loop)
-        // … and nothing joins after it: these three are a send of their own.
-        script.queue(3, of: 172, to: first, first: true, header: true, from: name, on: loop)
+        // … and nothing joins after it, not even datagrams of the run's size (168 bytes and a
+        // 4-byte header): these three are a send of their own.
+        script.queue(3, of: 168, to: first, first: true, header: true, from: name, on: loop)
         // Another destination in between ends the run too.
         script.queue(1, of: 172, to: second, first: false, from: name, on: loop)
         script.queue(2, of: 200, to: first, first: true, from: name, on: loop)

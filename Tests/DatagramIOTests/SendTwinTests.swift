@@ -68,8 +68,9 @@ struct SendTwinTests {
         let probe = try DatagramLoopTests.Probe()
         #expect(Self.socketsBound(to: port) == 1, "no twin before the socket sends")
 
-        // Three sends, then five in one batch: the twin opens at the fifth send of all, while
-        // the fourth still waits in the queue; all eight leave in order, from the port.
+        // Three sends, then five in one batch: the socket sends five itself, the twin opens at
+        // the sixth, while the fourth and fifth still wait in the queue; all eight leave in
+        // order, from the port.
         await loop.submit {
             for index in 0..<3 {
                 [UInt8(index)].withUnsafeBytes { loop.send(from: name, to: probe.address, payload: $0) }
@@ -81,7 +82,7 @@ struct SendTwinTests {
                 [UInt8(index)].withUnsafeBytes { loop.send(from: name, to: probe.address, payload: $0) }
             }
         }
-        #expect(Self.socketsBound(to: port) == 2, "the twin is open after five")
+        #expect(Self.socketsBound(to: port) == 2, "the twin is open after six")
         for index in 0..<8 {
             let reply = try #require(probe.receive(), "datagram \(index)")
             #expect(reply.bytes == [UInt8(index)])
@@ -99,6 +100,35 @@ struct SendTwinTests {
         await loop.submit { loop.close(name) }
         #expect(Self.socketsBound(to: port) == 0)
         #expect(Self.plainBind(port))
+    }
+
+    @Test func closingRightAfterTheTwinOpensSendsWhatTheSocketQueuedItself() async throws {
+        let loop = try DatagramLoop()
+        let name = DatagramSocket.flow(DatagramLoopTests.anyPort)
+        #expect(loop.open(name, at: DatagramLoopTests.anyPort, options: .init(sendsFromTwin: true, twinAfterSends: 2)))
+        let port = try #require(loop.localPort(of: name))
+        loop.start()
+        defer { loop.stop() }
+        let probe = try DatagramLoopTests.Probe()
+        // Two queued on the socket itself; the third send opens the twin but is too big to
+        // queue; then the socket closes within the same batch. Nothing waits on the twin, yet
+        // the two go out before the socket's descriptors close (their numbers may be reused).
+        await loop.submit {
+            for index in 0..<2 {
+                [UInt8(index)].withUnsafeBytes { loop.send(from: name, to: probe.address, payload: $0) }
+            }
+            [UInt8](repeating: 9, count: 70_000).withUnsafeBytes {
+                loop.send(from: name, to: probe.address, payload: $0)
+            }
+            loop.close(name)
+        }
+        for index in 0..<2 {
+            let datagram = try #require(probe.receive(), "datagram \(index)")
+            #expect(datagram.bytes == [UInt8(index)])
+            #expect(datagram.sourcePort == port)
+        }
+        #expect(Self.socketsBound(to: port) == 0)
+        #expect(loop.sendFailures == 1, "only the one too big to send")
     }
 
     @Test(arguments: [DatagramSocket.flow(DatagramLoopTests.anyPort), .listener(DatagramLoopTests.anyPort)])
