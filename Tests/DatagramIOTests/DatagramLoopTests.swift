@@ -70,6 +70,23 @@ struct DatagramLoopTests {
 
     static let anyPort = TransportAddress(ipv4: (127, 0, 0, 1), port: 0)
 
+    /// This process's IPv4 UDP sockets bound to `port`, found by their names (the loop keeps
+    /// its descriptors to itself).
+    static func udpDescriptors(boundTo port: UInt16) -> [CInt] {
+        (CInt(3)..<CInt(4096)).filter { descriptor in
+            var local = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+            }
+            var type: CInt = 0
+            var typeLength = socklen_t(MemoryLayout<CInt>.size)
+            return named == 0 && local.sin_family == sa_family_t(AF_INET) && UInt16(bigEndian: local.sin_port) == port
+                && getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &typeLength) == 0
+                && type == SOCK_DGRAM.rawValue
+        }
+    }
+
     static func send(_ bytes: [UInt8], from socket: DatagramSocket, on loop: DatagramLoop, to probe: Probe) {
         bytes.withUnsafeBytes { loop.send(from: socket, to: probe.address, payload: $0) }
         loop.flush()

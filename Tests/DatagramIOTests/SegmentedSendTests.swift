@@ -123,21 +123,7 @@ struct SegmentedSendTests {
     /// The descriptor of the loop's IPv4 socket bound to `port` (found by its name, as the
     /// loop keeps its descriptors to itself).
     static func descriptor(boundTo port: UInt16) -> CInt? {
-        for descriptor in CInt(3)..<CInt(4096) {
-            var local = sockaddr_in()
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let named = withUnsafeMutablePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-            }
-            var type: CInt = 0
-            var typeLength = socklen_t(MemoryLayout<CInt>.size)
-            if named == 0, local.sin_family == sa_family_t(AF_INET), UInt16(bigEndian: local.sin_port) == port,
-                getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &typeLength) == 0, type == SOCK_DGRAM.rawValue
-            {
-                return descriptor
-            }
-        }
-        return nil
+        DatagramLoopTests.udpDescriptors(boundTo: port).first
     }
 
     @Test func aKernelThatWillNotSegmentGetsTheDatagramsOneByOne() throws {

@@ -42,18 +42,7 @@ struct SendTwinTests {
     /// How many of this process's UDP sockets are bound to 127.0.0.1:`port` (a socket and its
     /// twin are two).
     static func socketsBound(to port: UInt16) -> Int {
-        (CInt(3)..<CInt(4096)).filter { descriptor in
-            var local = sockaddr_in()
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let named = withUnsafeMutablePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-            }
-            var type: CInt = 0
-            var typeLength = socklen_t(MemoryLayout<CInt>.size)
-            return named == 0 && local.sin_family == sa_family_t(AF_INET) && UInt16(bigEndian: local.sin_port) == port
-                && getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &typeLength) == 0
-                && type == SOCK_DGRAM.rawValue
-        }.count
+        DatagramLoopTests.udpDescriptors(boundTo: port).count
     }
 
     @Test func aTwinOpensOnlyAfterItsSocketHasSentEnough() async throws {
