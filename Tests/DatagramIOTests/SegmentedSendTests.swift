@@ -1,6 +1,7 @@
-import DatagramIO
 import STUN
 import Testing
+
+@testable import DatagramIO
 
 #if canImport(Glibc)
     import Glibc
@@ -92,6 +93,26 @@ struct SegmentedSendTests {
         #expect(loop.segmentsSends)
         Self.expectArrivals(script.toFirst, at: first, from: port, "first")
         Self.expectArrivals(script.toSecond, at: second, from: port, "second")
+    }
+
+    /// Multicast destinations are never sent segmented (`TransportAddress.isMulticast`, read
+    /// when a send could begin a run): the edges of both families' group ranges.
+    @Test func multicastGroupsAreToldApartAtTheEdgesOfTheirRanges() {
+        let groups = [
+            TransportAddress(ipv4: (224, 0, 0, 0), port: 5004),
+            TransportAddress(ipv4: (239, 255, 255, 255), port: 5004),
+            TransportAddress(
+                family: .ipv6, host: IPHost([0xFF, 0x02] + Array(repeating: 0, count: 13) + [1]), port: 5004),
+        ]
+        let unicast = [
+            TransportAddress(ipv4: (223, 255, 255, 255), port: 5004),
+            TransportAddress(ipv4: (240, 0, 0, 0), port: 5004),
+            TransportAddress(ipv4: (127, 0, 0, 1), port: 5004),
+            TransportAddress(
+                family: .ipv6, host: IPHost([0xFE, 0x80] + Array(repeating: 0, count: 13) + [1]), port: 5004),
+        ]
+        for group in groups { #expect(group.isMulticast, "\(group)") }
+        for address in unicast { #expect(!address.isMulticast, "\(address)") }
     }
 
     @Test func twoSocketsToOneDestinationNeverShareASend() throws {
