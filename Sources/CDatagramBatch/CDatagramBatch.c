@@ -24,6 +24,19 @@ int stagedoor_sendmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int 
     return (int)syscall(SYS_sendmmsg, fd, messages, count, flags);
 }
 
+long stagedoor_recvfrom(int fd, void *buffer, size_t length, int flags, struct sockaddr *source, socklen_t *sourceLength) {
+    return syscall(SYS_recvfrom, fd, buffer, length, flags, source, sourceLength);
+}
+
+long stagedoor_sendto(int fd, const void *buffer, size_t length, int flags, const struct sockaddr *destination, socklen_t destinationLength) {
+    return syscall(SYS_sendto, fd, buffer, length, flags, destination, destinationLength);
+}
+
+int stagedoor_epoll_wait(int epoll, struct epoll_event *events, int capacity, int timeout) {
+    // epoll_pwait with no signal mask is epoll_wait, and exists on every architecture.
+    return (int)syscall(SYS_epoll_pwait, epoll, events, capacity, timeout, NULL, (size_t)8);
+}
+
 int stagedoor_reuseport_to_first(int fd) {
     struct sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, 0}};
     struct sock_fprog program = {.len = 1, .filter = code};

@@ -305,7 +305,7 @@ public final class DatagramLoop: @unchecked Sendable {
 
     private func run() {
         while !stopped.withLockedValue({ $0 }) {
-            let ready = epoll_wait(poll, events, Self.eventCapacity, -1)
+            let ready = stagedoor_epoll_wait(poll, events, Self.eventCapacity, -1)
             roundStart = Self.monotonicNanoseconds()
             var ticked = false
             // Loaded once per round, not per datagram.
@@ -549,6 +549,10 @@ public final class DatagramLoop: @unchecked Sendable {
     private func receive(
         from descriptor: CInt, _ socket: DatagramSocket, batch: Int, to receiver: any DatagramReceiver
     ) {
+        if batch == 1 {
+            receiveOne(from: descriptor, socket, to: receiver)
+            return
+        }
         for _ in 0..<4 {
             let count = stagedoor_recvmmsg(descriptor, receiveMessages, UInt32(batch), CInt(MSG_DONTWAIT))
             guard count > 0 else { return }
@@ -559,8 +563,19 @@ public final class DatagramLoop: @unchecked Sendable {
                     start: receiveSlab + index * Self.receiveStride, count: Int(receiveMessages[index].msg_len))
                 receiver.datagram(payload, from: source, on: socket)
             }
-            guard batch > 1, count == batch else { return }
+            guard count == batch else { return }
         }
+    }
+
+    /// Reads one datagram with recvfrom(2): the kernel then copies in no message header and
+    /// no iovec, which for a flow socket's single read is a measurable part of the call.
+    private func receiveOne(from descriptor: CInt, _ socket: DatagramSocket, to receiver: any DatagramReceiver) {
+        var sourceLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let length = receiveSources.withMemoryRebound(to: sockaddr.self, capacity: 1) { source in
+            stagedoor_recvfrom(descriptor, receiveSlab, Self.slotCapacity, CInt(MSG_DONTWAIT), source, &sourceLength)
+        }
+        guard length >= 0, let source = TransportAddress(pointer: receiveSources) else { return }
+        receiver.datagram(UnsafeRawBufferPointer(start: receiveSlab, count: length), from: source, on: socket)
     }
 
     // MARK: Sending
@@ -682,7 +697,10 @@ public final class DatagramLoop: @unchecked Sendable {
             while end < queued, sendDescriptors[end] == descriptor { end += 1 }
             var next = start
             while next < end {
-                let sent = stagedoor_sendmmsg(descriptor, sendMessages + next, UInt32(end - next), CInt(MSG_DONTWAIT))
+                let sent =
+                    end - next == 1 && sendSegmentSizes[next] == 0
+                    ? sendAlone(message: next, descriptor: descriptor)
+                    : stagedoor_sendmmsg(descriptor, sendMessages + next, UInt32(end - next), CInt(MSG_DONTWAIT))
                 if sent <= 0 {
                     let error = errno
                     if sent < 0, error == EINTR { continue }
@@ -717,6 +735,19 @@ public final class DatagramLoop: @unchecked Sendable {
         openRun = nil
     }
 
+    /// Sends message `index`, one datagram in one buffer, with sendto(2): 1 when sent, else -1
+    /// and errno, as sendmmsg(2) of that one message would. A socket's only datagram of a
+    /// round (each relay socket's, at voice loads) then costs the kernel no message header
+    /// and no iovec to copy in.
+    private func sendAlone(message index: Int, descriptor: CInt) -> CInt {
+        let header = sendMessages[index].msg_hdr
+        let vector = sendVectors[index]
+        let sent = stagedoor_sendto(
+            descriptor, vector.iov_base, vector.iov_len, CInt(MSG_DONTWAIT),
+            header.msg_name?.assumingMemoryBound(to: sockaddr.self), header.msg_namelen)
+        return sent < 0 ? -1 : 1
+    }
+
     /// Sends the datagrams of segmented message `index` one per message, in order, reusing its
     /// header: the fallback when the kernel refuses to segment it.
     private func sendOneByOne(message index: Int, descriptor: CInt) {
@@ -728,7 +759,7 @@ public final class DatagramLoop: @unchecked Sendable {
         while offset < whole.iov_len {
             // The message's own iovec, narrowed to one datagram at a time.
             sendVectors[index] = iovec(iov_base: whole.iov_base! + offset, iov_len: min(size, whole.iov_len - offset))
-            let sent = stagedoor_sendmmsg(descriptor, sendMessages + index, 1, CInt(MSG_DONTWAIT))
+            let sent = sendAlone(message: index, descriptor: descriptor)
             if sent < 0, errno == EINTR { continue }
             if sent != 1 { sendFailures += 1 }
             offset += size

@@ -19,6 +19,12 @@ int stagedoor_recvmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int 
 /// sendmmsg(2).
 int stagedoor_sendmmsg(int fd, struct stagedoor_mmsghdr *messages, unsigned int count, int flags);
 
+/// recvfrom(2), sendto(2) and epoll_wait(2), straight (see the .c file); -1 and errno on
+/// failure, as glibc's.
+long stagedoor_recvfrom(int fd, void *buffer, size_t length, int flags, struct sockaddr *source, socklen_t *sourceLength);
+long stagedoor_sendto(int fd, const void *buffer, size_t length, int flags, const struct sockaddr *destination, socklen_t destinationLength);
+int stagedoor_epoll_wait(int epoll, struct epoll_event *events, int capacity, int timeout);
+
 /// Hands every datagram arriving at `fd`'s SO_REUSEPORT group to the group's first socket (a
 /// classic BPF program returning index 0, SO_ATTACH_REUSEPORT_CBPF, socket(7)); 0 or -1.
 int stagedoor_reuseport_to_first(int fd);
