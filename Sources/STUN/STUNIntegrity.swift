@@ -70,23 +70,25 @@ extension STUNIntegrity.Kind {
     /// integrity attribute itself but nothing after it). `prefix` must be at least the 20-byte header.
     func mac(key: [UInt8], prefix: UnsafeRawBufferPointer, lengthField: UInt16) -> [UInt8] {
         guard prefix.count >= 20 else { return [] }
-        var header = Array(prefix[0..<20])
-        header[2] = UInt8(truncatingIfNeeded: lengthField >> 8)
-        header[3] = UInt8(truncatingIfNeeded: lengthField)
-        let body = UnsafeRawBufferPointer(rebasing: prefix[20...])
-        let symmetricKey = SymmetricKey(data: key)
-        switch self {
-        case .sha1:
-            var hmac = HMAC<Insecure.SHA1>(key: symmetricKey)
-            hmac.update(data: header)
-            hmac.update(data: body)
-            return Array(hmac.finalize())
-        case .sha256:
-            var hmac = HMAC<SHA256>(key: symmetricKey)
-            hmac.update(data: header)
-            hmac.update(data: body)
-            return Array(hmac.finalize())
+        return withUnsafeTemporaryAllocation(byteCount: 20, alignment: 8) { header in
+            header.copyMemory(from: UnsafeRawBufferPointer(rebasing: prefix[0..<20]))
+            header[2] = UInt8(truncatingIfNeeded: lengthField >> 8)
+            header[3] = UInt8(truncatingIfNeeded: lengthField)
+            let body = UnsafeRawBufferPointer(rebasing: prefix[20...])
+            switch self {
+            case .sha1: return Self.mac(KeyedHMAC<Insecure.SHA1>(key: key), UnsafeRawBufferPointer(header), body)
+            case .sha256: return Self.mac(KeyedHMAC<SHA256>(key: key), UnsafeRawBufferPointer(header), body)
+            }
         }
+    }
+
+    private static func mac<H>(
+        _ keyed: KeyedHMAC<H>, _ header: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer
+    ) -> [UInt8] {
+        var hmac = keyed
+        hmac.update(header)
+        hmac.update(body)
+        return hmac.finalize()
     }
 }
 

@@ -27,10 +27,10 @@ public struct NonceIssuer: Sendable {
     /// "stagedoor-nonce-1", len(prefix), prefix: the start of every MAC input.
     private let inputHead: [UInt8]
 
-    /// `HMAC` is a value type whose hash states are copied on write, so a shared, never
+    /// `KeyedHMAC` is a value type whose hash states are copied on write, so a shared, never
     /// mutated instance is safe to copy from any thread; it is just not marked `Sendable`.
     private struct KeyedMAC: @unchecked Sendable {
-        let hmac: HMAC<SHA256>
+        let hmac: KeyedHMAC<SHA256>
     }
 
     /// - Parameters:
@@ -49,7 +49,7 @@ public struct NonceIssuer: Sendable {
         precondition(
             prefix.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7e && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") },
             "NonceIssuer prefix must be printable ASCII without quote or backslash")
-        self.keyed = KeyedMAC(hmac: HMAC<SHA256>(key: SymmetricKey(data: key)))
+        self.keyed = KeyedMAC(hmac: KeyedHMAC<SHA256>(key: key))
         self.lifetimeSeconds = lifetimeSeconds
         self.prefix = prefix
         let prefixBytes = Array(prefix.utf8)
@@ -112,8 +112,8 @@ public struct NonceIssuer: Sendable {
         }
         input += [UInt8(client.port >> 8), UInt8(client.port & 0xff)]
         var mac = keyed.hmac
-        mac.update(data: input)
-        return mac.finalize().withUnsafeBytes { Array($0.prefix(12)) }
+        input.withUnsafeBytes { mac.update($0) }
+        return Array(mac.finalize().prefix(12))
     }
 
     private static func bigEndian(_ value: UInt64) -> [UInt8] {

@@ -1,4 +1,5 @@
 import Crypto
+import STUN
 
 /// Time-limited TURN credentials from a shared secret: the "TURN REST API"
 /// (draft-uberti-behave-turn-rest-00 §2.2), as coturn implements it with `use-auth-secret` /
@@ -20,9 +21,10 @@ public enum RESTCredentials {
     /// (draft-uberti-behave-turn-rest-00 §2.2; HMAC per RFC 2104, base64 per RFC 4648 §4
     /// with padding).
     public static func password(username: String, secret: String) -> String {
-        let key = SymmetricKey(data: Array(secret.utf8))
-        let mac = HMAC<Insecure.SHA1>.authenticationCode(for: Array(username.utf8), using: key)
-        return base64(Array(mac))
+        let mac = Array(username.utf8).withUnsafeBytes {
+            KeyedHMAC<Insecure.SHA1>.authenticationCode(for: $0, key: Array(secret.utf8))
+        }
+        return base64(mac)
     }
 
     /// The expiry (Unix seconds) of a REST username: the ASCII digits before the first `:`,
