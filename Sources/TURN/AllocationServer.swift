@@ -753,29 +753,38 @@ public struct AllocationServer<Relays: RelayAddressProvider> {
             relays.close(reservation.relayed)
             closed.append(reservation.relayed)
         }
-        for (tuple, allocation) in allocations {
-            if allocation.expiry <= now {
-                closed.append(allocation.relayed)
-                if let second = allocation.additionalRelayed { closed.append(second) }
-                remove(tuple, reason: .expired)
-                continue
-            }
-            // Most seconds nothing has expired: the allocation is only rewritten (its tables
-            // rebuilt) when something has, so the sweep over thousands of allocations reads them
-            // and allocates nothing.
-            guard
-                allocation.permissions.contains(where: { $0.value.expiry <= now })
-                    || allocation.channelsByNumber.contains(where: { $0.value.expiry <= now })
-            else { continue }
-            var updated = allocation
-            updated.permissions = updated.permissions.filter { $0.value.expiry > now }
-            for (number, binding) in updated.channelsByNumber where binding.expiry <= now {
-                updated.channelsByNumber[number] = nil
-                updated.channelsByPeer[binding.peer] = nil
-            }
-            allocations[tuple] = updated
+        // Swept in place, by index: binding each allocation to a loop variable would copy it
+        // (a retain and a release of each of its tables) every second, for every allocation.
+        var expired: [FiveTuple] = []
+        var index = allocations.startIndex
+        while index != allocations.endIndex {
+            if Self.sweep(&allocations.values[index], now: now) { expired.append(allocations.keys[index]) }
+            allocations.formIndex(after: &index)
+        }
+        for tuple in expired {
+            guard let allocation = allocations[tuple] else { continue }
+            closed.append(contentsOf: allocation.relayedAddresses)
+            remove(tuple, reason: .expired)
         }
         return closed
+    }
+
+    /// Drops `allocation`'s expired permissions and channels; true when the allocation itself
+    /// has expired (then left as it is, for `remove`).
+    private static func sweep(_ allocation: inout Allocation, now: MonotonicTime) -> Bool {
+        if allocation.expiry <= now { return true }
+        // Most seconds nothing has expired: the tables are only rebuilt when something has, so
+        // the sweep over thousands of allocations reads them and allocates nothing.
+        if allocation.permissions.contains(where: { $0.value.expiry <= now }) {
+            allocation.permissions = allocation.permissions.filter { $0.value.expiry > now }
+        }
+        if allocation.channelsByNumber.contains(where: { $0.value.expiry <= now }) {
+            for (number, binding) in allocation.channelsByNumber where binding.expiry <= now {
+                allocation.channelsByNumber[number] = nil
+                allocation.channelsByPeer[binding.peer] = nil
+            }
+        }
+        return false
     }
 
     /// The client's connection is gone (TCP/TLS): its allocation goes with it (RFC 8656 §3.1).
