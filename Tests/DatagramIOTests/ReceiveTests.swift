@@ -14,6 +14,7 @@ import Testing
 struct ReceiveTests {
     typealias Probe = DatagramLoopTests.Probe
 
+    /// Collects what the loop reads, on the loop's thread (the send-twin tests use it too).
     final class Collector: DatagramReceiver, Sendable {
         struct Reading: Equatable {
             var bytes: [UInt8]

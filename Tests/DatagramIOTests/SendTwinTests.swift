@@ -1,6 +1,5 @@
 import DatagramIO
 import STUN
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -14,14 +13,7 @@ import Testing
 struct SendTwinTests {
     typealias Probe = DatagramLoopTests.Probe
 
-    /// Collects what the loop reads, on the loop's thread.
-    final class Collector: DatagramReceiver, Sendable {
-        let received = Mutex<[[UInt8]]>([])
-        func datagram(_ payload: UnsafeRawBufferPointer, from source: TransportAddress, on socket: DatagramSocket) {
-            received.withLock { $0.append(Array(payload)) }
-        }
-        func tick() {}
-    }
+    typealias Collector = ReceiveTests.Collector
 
     /// Whether a plain socket (no SO_REUSEPORT), as another program would open, can bind
     /// 127.0.0.1:`port`.
@@ -81,10 +73,8 @@ struct SendTwinTests {
         // What arrives still reaches the socket the loop reads, from any source.
         let probes = try (0..<32).map { _ in try DatagramLoopTests.Probe() }
         for (index, source) in probes.enumerated() { source.send([UInt8(index)], toPort: port) }
-        for _ in 0..<200 where collector.received.withLock({ $0.count }) < probes.count {
-            usleep(10_000)
-        }
-        #expect(Set(collector.received.withLock { $0 }) == Set((0..<probes.count).map { [UInt8($0)] }))
+        let readings = collector.waitFor(probes.count)
+        #expect(Set(readings.map(\.bytes)) == Set((0..<probes.count).map { [UInt8($0)] }))
 
         await loop.submit { loop.close(name) }
         #expect(Self.socketsBound(to: port) == 0)
@@ -134,10 +124,8 @@ struct SendTwinTests {
         // about half of them to the twin, which nobody reads.
         let probes = try (0..<32).map { _ in try Probe() }
         for (index, probe) in probes.enumerated() { probe.send([UInt8(index)], toPort: port) }
-        for _ in 0..<200 where collector.received.withLock({ $0.count }) < probes.count {
-            usleep(10_000)
-        }
-        #expect(Set(collector.received.withLock { $0 }) == Set((0..<probes.count).map { [UInt8($0)] }))
+        let readings = collector.waitFor(probes.count)
+        #expect(Set(readings.map(\.bytes)) == Set((0..<probes.count).map { [UInt8($0)] }))
 
         await loop.submit {
             for probe in probes {
