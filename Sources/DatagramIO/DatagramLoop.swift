@@ -740,31 +740,34 @@ public final class DatagramLoop: @unchecked Sendable {
     /// round (each relay socket's, at voice loads) then costs the kernel no message header
     /// and no iovec to copy in.
     private func sendAlone(message index: Int, descriptor: CInt) -> CInt {
-        let header = sendMessages[index].msg_hdr
         let vector = sendVectors[index]
-        let sent = stagedoor_sendto(
-            descriptor, vector.iov_base, vector.iov_len, CInt(MSG_DONTWAIT),
-            header.msg_name?.assumingMemoryBound(to: sockaddr.self), header.msg_namelen)
-        return sent < 0 ? -1 : 1
+        return send(vector.iov_base!, count: vector.iov_len, toDestinationOf: index, from: descriptor) < 0 ? -1 : 1
     }
 
-    /// Sends the datagrams of segmented message `index` one per message, in order, reusing its
-    /// header: the fallback when the kernel refuses to segment it.
+    /// sendto(2) of `count` bytes to message `index`'s destination.
+    private func send(
+        _ bytes: UnsafeMutableRawPointer, count: Int, toDestinationOf index: Int, from descriptor: CInt
+    ) -> Int {
+        let header = sendMessages[index].msg_hdr
+        return stagedoor_sendto(
+            descriptor, bytes, count, CInt(MSG_DONTWAIT), header.msg_name?.assumingMemoryBound(to: sockaddr.self),
+            header.msg_namelen)
+    }
+
+    /// Sends the datagrams of segmented message `index` one at a time with sendto(2), in order,
+    /// to its destination: the fallback when the kernel refuses to segment it.
     private func sendOneByOne(message index: Int, descriptor: CInt) {
         let size = sendSegmentSizes[index]
         let whole = sendVectors[index]
-        sendMessages[index].msg_hdr.msg_control = nil
-        sendMessages[index].msg_hdr.msg_controllen = 0
         var offset = 0
         while offset < whole.iov_len {
-            // The message's own iovec, narrowed to one datagram at a time.
-            sendVectors[index] = iovec(iov_base: whole.iov_base! + offset, iov_len: min(size, whole.iov_len - offset))
-            let sent = sendAlone(message: index, descriptor: descriptor)
+            let sent = send(
+                whole.iov_base! + offset, count: min(size, whole.iov_len - offset), toDestinationOf: index,
+                from: descriptor)
             if sent < 0, errno == EINTR { continue }
-            if sent != 1 { sendFailures += 1 }
+            if sent < 0 { sendFailures += 1 }
             offset += size
         }
-        sendVectors[index] = whole
     }
 
 }
