@@ -1,6 +1,7 @@
 import CDatagramBatch
 import NIOConcurrencyHelpers
 import STUN
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -138,7 +139,8 @@ public final class DatagramLoop: @unchecked Sendable {
     private var pendingTwins: [CInt: (address: TransportAddress, options: DatagramSocketOptions)] = [:]
     private var thread: pthread_t?
     private let tasks = NIOLockedValueBox<[() -> Void]>([])
-    private let stopped = NIOLockedValueBox(false)
+    /// Read once per round: an atomic load, not a lock taken and released.
+    private let stopped = Atomic<Bool>(false)
     /// Held strongly until `stop()`, which lets it go: a weak reference would give the receiver
     /// a side table, and every retain and release of it, several per round, the runtime's slow
     /// path. (The owner of a loop stops it; a loop never stopped keeps its receiver alive.)
@@ -278,7 +280,7 @@ public final class DatagramLoop: @unchecked Sendable {
 
     /// Stops the loop and waits for its thread; sockets are closed when the loop is freed.
     public func stop() {
-        stopped.withLockedValue { $0 = true }
+        stopped.store(true, ordering: .releasing)
         signalWake()
         if let thread { pthread_join(thread, nil) }
         thread = nil
@@ -304,7 +306,7 @@ public final class DatagramLoop: @unchecked Sendable {
     }
 
     private func run() {
-        while !stopped.withLockedValue({ $0 }) {
+        while !stopped.load(ordering: .acquiring) {
             let ready = stagedoor_epoll_wait(poll, events, Self.eventCapacity, -1)
             roundStart = Self.monotonicNanoseconds()
             var ticked = false
