@@ -807,13 +807,15 @@ extension TransportAddress {
         case AF_INET:
             let v4 = raw.load(as: sockaddr_in.self)
             self.init(
-                family: .ipv4, host: withUnsafeBytes(of: v4.sin_addr) { IPHost(rawBytes: $0) },
-                port: UInt16(bigEndian: v4.sin_port))
+                family: .ipv4, host: IPHost(ipv4Bits: v4.sin_addr.s_addr), port: UInt16(bigEndian: v4.sin_port))
         case AF_INET6:
             let v6 = raw.load(as: sockaddr_in6.self)
-            self.init(
-                family: .ipv6, host: withUnsafeBytes(of: v6.sin6_addr) { IPHost(rawBytes: $0) },
-                port: UInt16(bigEndian: v6.sin6_port))
+            let host = withUnsafeBytes(of: v6.sin6_addr) { bytes in
+                IPHost(
+                    ipv6High: bytes.loadUnaligned(as: UInt64.self),
+                    low: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            }
+            self.init(family: .ipv6, host: host, port: UInt16(bigEndian: v6.sin6_port))
         default:
             return nil
         }
@@ -826,14 +828,18 @@ extension TransportAddress {
             var raw = sockaddr_in()
             raw.sin_family = sa_family_t(AF_INET)
             raw.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &raw.sin_addr) { target in host.withUnsafeBytes { target.copyBytes(from: $0) } }
+            raw.sin_addr.s_addr = host.ipv4Bits
             withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: raw, as: sockaddr_in.self) }
             return socklen_t(MemoryLayout<sockaddr_in>.size)
         case .ipv6:
             var raw = sockaddr_in6()
             raw.sin6_family = sa_family_t(AF_INET6)
             raw.sin6_port = port.bigEndian
-            withUnsafeMutableBytes(of: &raw.sin6_addr) { target in host.withUnsafeBytes { target.copyBytes(from: $0) } }
+            let words = host.ipv6Words
+            withUnsafeMutableBytes(of: &raw.sin6_addr) { target in
+                target.storeBytes(of: words.high, as: UInt64.self)
+                target.storeBytes(of: words.low, toByteOffset: 8, as: UInt64.self)
+            }
             withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: raw, as: sockaddr_in6.self) }
             return socklen_t(MemoryLayout<sockaddr_in6>.size)
         }

@@ -158,10 +158,33 @@ public struct TransportAddress: Hashable, Sendable, CustomStringConvertible {
 /// Up to 16 address bytes in two words plus a length: an IPv4 or IPv6 host address as a
 /// hashable value that needs no heap storage.
 public struct IPHost: Hashable, Sendable {
-    fileprivate var high: UInt64 = 0
-    fileprivate var low: UInt64 = 0
+    /// Bytes 0–7 and 8–15, as they lie in memory (network order byte by byte).
+    @usableFromInline var high: UInt64 = 0
+    @usableFromInline var low: UInt64 = 0
+    @usableFromInline var length: UInt8 = 0
     /// How many bytes were given (4 or 16 when well formed); at most 16 are kept.
-    public private(set) var count: UInt8 = 0
+    public var count: UInt8 { length }
+
+    /// An IPv4 host from an `in_addr`'s 32 bits as they lie in memory. Inlinable, like
+    /// `init(ipv6High:low:)` and `ipv4Bits`: the data plane converts a kernel address each way
+    /// per datagram, and a call into this module's generic byte access cost more than the copy.
+    @inlinable public init(ipv4Bits bits: UInt32) {
+        Swift.withUnsafeMutableBytes(of: &high) { $0.storeBytes(of: bits, as: UInt32.self) }
+        length = 4
+    }
+
+    /// An IPv6 host from an `in6_addr`'s 16 bytes read as two words, in memory order.
+    @inlinable public init(ipv6High high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+        length = 16
+    }
+
+    /// The first four bytes as they lie in memory: an IPv4 host's `in_addr`.
+    @inlinable public var ipv4Bits: UInt32 { Swift.withUnsafeBytes(of: high) { $0.load(as: UInt32.self) } }
+
+    /// The sixteen bytes as two words in memory order: an IPv6 host's `in6_addr`.
+    @inlinable public var ipv6Words: (high: UInt64, low: UInt64) { (high, low) }
 
     public init(_ bytes: [UInt8]) {
         self = bytes.withUnsafeBytes { IPHost(rawBytes: $0) }
@@ -169,7 +192,7 @@ public struct IPHost: Hashable, Sendable {
 
     public init(rawBytes: UnsafeRawBufferPointer) {
         let kept = min(rawBytes.count, 16)
-        count = UInt8(kept)
+        length = UInt8(kept)
         // Block copies, not byte loops: the relay builds one host per datagram it reads.
         withUnsafeMutableBytes(of: &high) {
             $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: rawBytes[..<min(kept, 8)]))
