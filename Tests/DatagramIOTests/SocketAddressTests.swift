@@ -46,19 +46,20 @@ struct SocketAddressTests {
         #expect(TransportAddress(pointer: &storage) == nil)
     }
 
-    /// The sockaddr_in or sockaddr_in6 of `text`, built with inet_pton(3), as bytes.
+    /// The sockaddr_in or sockaddr_in6 of `text`, built with inet_pton(3), as bytes (an address
+    /// inet_pton does not take fails the calling test).
     static func kernelAddress(_ text: String, port: UInt16) -> [UInt8] {
         if text.contains(":") {
             var raw = sockaddr_in6()
             raw.sin6_family = sa_family_t(AF_INET6)
             raw.sin6_port = port.bigEndian
-            _ = inet_pton(AF_INET6, text, &raw.sin6_addr)
+            #expect(inet_pton(AF_INET6, text, &raw.sin6_addr) == 1, "inet_pton: \(text)")
             return withUnsafeBytes(of: &raw) { Array($0) }
         }
         var raw = sockaddr_in()
         raw.sin_family = sa_family_t(AF_INET)
         raw.sin_port = port.bigEndian
-        _ = inet_pton(AF_INET, text, &raw.sin_addr)
+        #expect(inet_pton(AF_INET, text, &raw.sin_addr) == 1, "inet_pton: \(text)")
         return withUnsafeBytes(of: &raw) { Array($0) }
     }
 }
